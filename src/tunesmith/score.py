@@ -1,0 +1,322 @@
+"""The in-memory music model: a `Score` of `Track`s whose notes are numpy arrays.
+
+Everything in tunesmith passes through this module: readers build a `Score`, the
+tokenizer turns one into ids and back, the renderer writes one to files. Times are
+integer ticks at ``Score.ticks_per_quarter`` resolution; pitches are MIDI numbers
+(60 = middle C); velocities are MIDI 1-127; tempos are quarter notes per minute.
+
+Notes are a structured array (``NOTE_DTYPE``) per track, not an object per note, so
+that a corpus of millions of notes stays cheap to hold and to transform::
+
+    >>> import numpy as np
+    >>> from tunesmith.score import Score, Track, make_notes
+    >>> score = Score(ticks_per_quarter=480)
+    >>> score.tracks.append(Track("Flute", program=73,
+    ...                           notes=make_notes([0, 480], [480, 960], [74, 76], [80, 80])))
+    >>> score.end_tick()
+    1440
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+NOTE_DTYPE = np.dtype([("onset", "i8"), ("duration", "i8"), ("pitch", "i2"), ("velocity", "i2")])
+"""One row per note: onset and duration in ticks, MIDI pitch 0-127, velocity 1-127."""
+
+TEMPO_DTYPE = np.dtype([("tick", "i8"), ("qpm", "f8")])
+"""Tempo changes: from ``tick`` on, ``qpm`` quarter notes per minute."""
+
+TIME_SIGNATURE_DTYPE = np.dtype([("tick", "i8"), ("numerator", "i2"), ("denominator", "i2")])
+"""Meter changes: from ``tick`` on (normally a bar start), numerator/denominator."""
+
+KEY_DTYPE = np.dtype([("tick", "i8"), ("tonic", "i2"), ("mode", "i2")])
+"""Key changes: tonic pitch class (0 = C) and an index into ``MODES``."""
+
+MODES = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
+"""Mode names; a key's ``mode`` field indexes this tuple."""
+
+MODE_INTERVALS = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+}
+"""Semitones above the tonic of each mode's seven degrees."""
+
+# Semitones from a mode's tonic down to its relative major tonic (dorian on D -> C major).
+_MODE_OFFSET_FROM_MAJOR = {"major": 0, "minor": 9, "dorian": 2, "phrygian": 4,
+                           "lydian": 5, "mixolydian": 7, "locrian": 11}
+
+DEFAULT_QPM = 120.0
+
+
+def make_notes(onsets: Sequence[int], durations: Sequence[int], pitches: Sequence[int],
+               velocities: Sequence[int] | int = 80) -> np.ndarray:
+    """Build a ``NOTE_DTYPE`` array from parallel sequences (ticks, ticks, MIDI, MIDI)."""
+    n = len(onsets)
+    notes = np.zeros(n, dtype=NOTE_DTYPE)
+    notes["onset"] = onsets
+    notes["duration"] = durations
+    notes["pitch"] = pitches
+    notes["velocity"] = velocities
+    return notes
+
+
+def sort_notes(notes: np.ndarray) -> np.ndarray:
+    """Notes ordered by onset, then pitch, then duration (the canonical order)."""
+    order = np.lexsort((notes["duration"], notes["pitch"], notes["onset"]))
+    return notes[order]
+
+
+def key_signature_sharps(tonic: int, mode: int) -> int:
+    """Sharps (positive) or flats (negative) of the key signature, -7..7, as in MIDI.
+
+    >>> key_signature_sharps(2, MODES.index("dorian"))  # D dorian has C major's signature
+    0
+    """
+    major_tonic = (tonic - _MODE_OFFSET_FROM_MAJOR[MODES[mode]]) % 12
+    sharps = (major_tonic * 7) % 12  # steps round the circle of fifths
+    return sharps - 12 if sharps > 6 else sharps  # prefer F (-1) .. B (5), Gb (-6) over F#
+
+
+def parse_key(text: str) -> tuple[int, int]:
+    """Parse a key name such as ``"D dorian"``, ``"F# minor"``, ``"Bb"`` or ``"c"``.
+
+    Returns ``(tonic_pitch_class, mode_index)``. A bare lower-case letter means minor,
+    as in music21 and ABC. Raises ``ValueError`` with the accepted forms otherwise.
+    """
+    from .errors import RequestError
+
+    parts = text.strip().replace("-", " ").split()
+    if not parts or not parts[0] or parts[0][0].upper() not in "CDEFGAB":
+        raise RequestError(f"unknown key {text!r}: use a tonic and a mode, e.g. 'D dorian'")
+    name = parts[0]
+    base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[name[0].upper()]
+    accidental = name[1:].replace("♯", "#").replace("♭", "b")
+    if accidental not in ("", "#", "b", "##", "bb", "s", "f"):
+        raise RequestError(f"unknown key {text!r}: bad accidental {accidental!r}")
+    base += {"": 0, "#": 1, "s": 1, "##": 2, "b": -1, "f": -1, "bb": -2}[accidental]
+    if len(parts) == 1:
+        mode = "minor" if name[0].islower() else "major"
+    else:
+        mode = {"maj": "major", "min": "minor", "m": "minor", "aeolian": "minor",
+                "ionian": "major"}.get(parts[1].lower(), parts[1].lower())
+    if mode not in MODES or len(parts) > 2:
+        raise RequestError(f"unknown key {text!r}: modes are {', '.join(MODES)}")
+    return base % 12, MODES.index(mode)
+
+
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def key_name(tonic: int, mode: int) -> str:
+    """``"D dorian"`` for tonic 2, mode index 2."""
+    return f"{PITCH_CLASS_NAMES[tonic % 12]} {MODES[mode]}"
+
+
+@dataclass
+class Lyric:
+    """A syllable or word sung at ``tick`` (the onset of the note it belongs to)."""
+
+    tick: int
+    text: str
+
+
+@dataclass
+class Marker:
+    """A named point in the piece (a rehearsal mark, "Chorus", a cue), at ``tick``."""
+
+    tick: int
+    text: str
+
+
+@dataclass
+class Track:
+    """One instrument part: a name, a General MIDI program (0-127) and its notes.
+
+    ``is_drum`` tracks play on MIDI channel 10; their pitches are GM percussion keys and
+    their program is ignored by General MIDI players. ``lyrics`` belong to this part.
+    """
+
+    name: str = ""
+    program: int = 0
+    is_drum: bool = False
+    notes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=NOTE_DTYPE))
+    lyrics: list[Lyric] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.notes.dtype != NOTE_DTYPE:
+            self.notes = np.asarray(self.notes).astype(NOTE_DTYPE)
+
+    def __repr__(self) -> str:
+        kind = "drums" if self.is_drum else f"program {self.program}"
+        return f"Track({self.name!r}, {kind}, {len(self.notes)} notes, {len(self.lyrics)} lyrics)"
+
+
+@dataclass
+class Score:
+    """A piece of music: tracks plus tempo, meter, key, lyrics and markers, in ticks.
+
+    Empty ``tempos`` means 120 quarters per minute; empty ``time_signatures`` means 4/4;
+    the first entry of each normally sits at tick 0. ``metadata`` holds free text such
+    as the title, the source file and, for generated music, its provenance.
+    """
+
+    ticks_per_quarter: int = 480
+    tracks: list[Track] = field(default_factory=list)
+    tempos: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=TEMPO_DTYPE))
+    time_signatures: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=TIME_SIGNATURE_DTYPE))
+    key_signatures: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=KEY_DTYPE))
+    markers: list[Marker] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tempos = np.asarray(self.tempos).astype(TEMPO_DTYPE)
+        self.time_signatures = np.asarray(self.time_signatures).astype(TIME_SIGNATURE_DTYPE)
+        self.key_signatures = np.asarray(self.key_signatures).astype(KEY_DTYPE)
+
+    def __repr__(self) -> str:
+        return (f"Score(tpq={self.ticks_per_quarter}, {len(self.tracks)} tracks, "
+                f"{self.note_count()} notes, {len(self.tempos)} tempos, "
+                f"{len(self.time_signatures)} meters, {len(self.key_signatures)} keys)")
+
+    # --- reading and writing (thin wrappers over tunesmith.io) -------------------------
+    @classmethod
+    def read(cls, path) -> "Score":
+        """Read any supported music file; see ``tunesmith.io.read``."""
+        from .io import read
+
+        return read(path)
+
+    def write(self, path, overwrite: bool = False) -> None:
+        """Write to ``.mid`` or ``.musicxml`` by extension, atomically; see ``tunesmith.io.write``."""
+        from .io import write
+
+        write(self, path, overwrite=overwrite)
+
+    # --- queries ---------------------------------------------------------------------
+    def note_count(self) -> int:
+        return int(sum(len(t.notes) for t in self.tracks))
+
+    def end_tick(self) -> int:
+        """The tick at which the last note ends (0 for a score with no notes)."""
+        ends = [int((t.notes["onset"] + t.notes["duration"]).max()) for t in self.tracks
+                if len(t.notes)]
+        return max(ends, default=0)
+
+    def tempo_map(self) -> np.ndarray:
+        """Tempo changes sorted by tick, with one at tick 0 (120 qpm if none was given)."""
+        tempos = np.sort(self.tempos, order="tick")
+        if len(tempos) == 0 or tempos["tick"][0] > 0:
+            first = np.array([(0, tempos["qpm"][0] if len(tempos) else DEFAULT_QPM)],
+                             dtype=TEMPO_DTYPE)
+            tempos = np.concatenate([first, tempos])
+        # keep the last of several changes at one tick
+        keep = np.append(tempos["tick"][1:] != tempos["tick"][:-1], True)
+        return tempos[keep]
+
+    def meter_map(self) -> np.ndarray:
+        """Time signatures sorted by tick, with one at tick 0 (4/4 if none was given)."""
+        sigs = np.sort(self.time_signatures, order="tick")
+        if len(sigs) == 0 or sigs["tick"][0] > 0:
+            first = np.array([(0, *(sigs[["numerator", "denominator"]][0].tolist()
+                                    if len(sigs) else (4, 4)))], dtype=TIME_SIGNATURE_DTYPE)
+            sigs = np.concatenate([first, sigs])
+        keep = np.append(sigs["tick"][1:] != sigs["tick"][:-1], True)
+        return sigs[keep]
+
+    def ticks_to_seconds(self, ticks) -> np.ndarray:
+        """Seconds at each tick under the tempo map (vectorized)."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        tempos = self.tempo_map()
+        seconds_per_tick = 60.0 / (tempos["qpm"] * self.ticks_per_quarter)
+        starts = tempos["tick"].astype(np.float64)
+        start_seconds = np.concatenate([[0.0], np.cumsum(np.diff(starts) * seconds_per_tick[:-1])])
+        idx = np.searchsorted(starts, ticks, side="right") - 1
+        idx = np.clip(idx, 0, len(starts) - 1)
+        return start_seconds[idx] + (ticks - starts[idx]) * seconds_per_tick[idx]
+
+    def duration_seconds(self) -> float:
+        return float(self.ticks_to_seconds(self.end_tick()))
+
+    def bar_starts(self, until_tick: int | None = None) -> np.ndarray:
+        """Tick of every bar start up to and including the bar that holds ``until_tick``
+        (default: the end of the last note). Meter changes that fall inside a bar start
+        a new bar there, as MIDI players do."""
+        end = self.end_tick() if until_tick is None else int(until_tick)
+        sigs = self.meter_map()
+        starts = []
+        for i, (tick, num, den) in enumerate(sigs.tolist()):
+            bar = max(1, num * self.ticks_per_quarter * 4 // den)
+            stop = sigs["tick"][i + 1] if i + 1 < len(sigs) else max(end + 1, tick + 1)
+            starts.append(np.arange(tick, stop, bar, dtype=np.int64))
+        return np.concatenate(starts) if starts else np.zeros(1, dtype=np.int64)
+
+    def copy(self) -> "Score":
+        return copy.deepcopy(self)
+
+    def all_lyrics(self) -> list[tuple[int, Lyric]]:
+        """(track index, lyric) for every lyric, by tick."""
+        return sorted(((i, lyr) for i, t in enumerate(self.tracks) for lyr in t.lyrics),
+                      key=lambda item: item[1].tick)
+
+    # --- transformations -------------------------------------------------------------
+    def resample(self, ticks_per_quarter: int) -> "Score":
+        """A copy at another resolution; times are rounded to the nearest new tick and
+        notes keep a duration of at least one tick."""
+        factor = ticks_per_quarter / self.ticks_per_quarter
+        out = self.copy()
+        out.ticks_per_quarter = ticks_per_quarter
+
+        def scale(values):
+            return np.rint(np.asarray(values, dtype=np.float64) * factor).astype(np.int64)
+
+        for track in out.tracks:
+            track.notes["onset"] = scale(track.notes["onset"])
+            track.notes["duration"] = np.maximum(1, scale(track.notes["duration"]))
+            for lyric in track.lyrics:
+                lyric.tick = int(scale(lyric.tick))
+        for table in (out.tempos, out.time_signatures, out.key_signatures):
+            table["tick"] = scale(table["tick"])
+        for marker in out.markers:
+            marker.tick = int(scale(marker.tick))
+        return out
+
+    # --- conversions to the objects users already know --------------------------------
+    def to_pretty_midi(self):
+        """A ``pretty_midi.PrettyMIDI`` with the same notes, tempos, meters, keys and lyrics."""
+        from .io.convert import score_to_pretty_midi
+
+        return score_to_pretty_midi(self)
+
+    @classmethod
+    def from_pretty_midi(cls, pm) -> "Score":
+        from .io.convert import score_from_pretty_midi
+
+        return score_from_pretty_midi(pm)
+
+    def to_music21(self):
+        """A ``music21.stream.Score`` with one part per track."""
+        from .io.musicxml import score_to_music21
+
+        return score_to_music21(self)
+
+    @classmethod
+    def from_music21(cls, stream) -> "Score":
+        from .io.music21_read import score_from_music21
+
+        return score_from_music21(stream)
+
+
+def concat_notes(parts: Iterable[np.ndarray]) -> np.ndarray:
+    """Concatenate note arrays (an empty ``NOTE_DTYPE`` array when there are none)."""
+    parts = list(parts)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=NOTE_DTYPE)
