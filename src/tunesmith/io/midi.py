@@ -1,0 +1,475 @@
+"""Standard MIDI files (.mid .midi .kar .rmi .smf) to `Score` and back, through symusic.
+
+symusic (C++) parses the events; this module turns its numpy views into our arrays and
+deals with what real files do wrong:
+
+- **RIFF .rmi** files are unwrapped to the SMF inside their ``data`` chunk.
+- **Damaged files**: trailing garbage, a truncated last chunk or a track that cannot be
+  parsed are recovered by re-parsing only the chunks that parse; what was dropped is
+  recorded in ``score.metadata["recovered"]``. Anything unrecoverable is a `ReadError`
+  whose reason says, in words, what is wrong.
+- **SMPTE time division** (ticks per video frame) is converted: ticks per quarter becomes
+  frames per second x ticks per frame under a fixed 60 qpm, so seconds stay exact.
+- **Format 2** files (independent songs) are read one song after the other.
+- **Notes**: zero-length notes (on and off at one tick) get a duration of one tick, so a
+  struck drum or grace note is not lost; overlapping same-pitch notes are kept as they
+  come; a note-on never released is dropped (symusic's behaviour), so no note lasts to
+  the end of the file by accident.
+- **Lyrics** are read from the raw bytes, not symusic's text, so that any encoding
+  decodes (UTF-8, else EUC-KR/CP949, else Windows-1252), and so that karaoke words,
+  which .kar files store as text events with ``@`` headers and ``/`` ``\\`` line marks,
+  become lyrics too. Lyrics land on the track whose note onsets they match best.
+"""
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from ..atomic import atomic_path
+from ..errors import ReadError, WriteError
+from ..score import (KEY_DTYPE, MODES, NOTE_DTYPE, TEMPO_DTYPE, TIME_SIGNATURE_DTYPE, Lyric,
+                     Marker, Score, Track, key_signature_sharps)
+
+MAX_MIDI_BYTES = 64 * 1024 * 1024
+"""Larger files are refused: real MIDI files are kilobytes, rarely a few megabytes."""
+
+MAX_TICK = 2**31 - 1
+"""symusic stores times as 32-bit ticks."""
+
+_LYRIC, _TEXT = 0x05, 0x01
+_KARAOKE_HEADER = re.compile(rb"\xff\x01[\x02-\x7f]@[KTLVI]")
+
+
+# --- reading ---------------------------------------------------------------------------
+def read_midi(path: str | os.PathLike) -> Score:
+    """Read a MIDI file into a `Score` at the file's own ticks per quarter.
+
+    Raises `ReadError` naming the file and the reason if nothing can be recovered.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_MIDI_BYTES:
+            raise ReadError(f"file too large for a MIDI file ({size:,} bytes)", path)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(exc.strerror or str(exc), path) from None
+    data = _unwrap_riff(data, path)
+    smf = _SmfLayout.scan(data, path)
+    recovered: list[str] = []
+    if smf.smpte is not None:
+        data = smf.with_division(smf.smpte[0] * smf.smpte[1])
+    if smf.format == 2 and len(smf.tracks) > 1:
+        sym = _parse_songs_in_sequence(smf, path, recovered)
+    else:
+        sym = _parse_recovering(smf, data, path, recovered)
+    score = score_from_symusic(sym, lyrics=False)
+    if smf.smpte is not None:  # one quarter = one second: ticks per second as tpq
+        score.tempos = np.array([(0, 60.0)], dtype=TEMPO_DTYPE)
+        recovered.append(f"SMPTE time division ({smf.smpte[0]} fps x {smf.smpte[1]} "
+                         "ticks per frame) read as that many ticks per second")
+    if smf.format != 2:
+        _attach_lyrics(score, smf, path)
+    score.metadata["source"] = os.fspath(path)
+    if recovered:
+        score.metadata["recovered"] = "; ".join(recovered)
+    return score
+
+
+def _unwrap_riff(data: bytes, path: Path) -> bytes:
+    """The SMF inside a RIFF RMID file (``.rmi``); any other bytes unchanged."""
+    if not data.startswith(b"RIFF"):
+        return data
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk_id, length = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk_id == b"data":
+            return data[pos + 8:pos + 8 + length]
+        pos += 8 + length + (length & 1)
+    raise ReadError("RIFF file without a MIDI 'data' chunk", path)
+
+
+class _SmfLayout:
+    """The chunk structure of an SMF: header fields and the byte span of each MTrk."""
+
+    def __init__(self, data: bytes, fmt: int, division: int, tracks: list[tuple[int, int]],
+                 damage: list[str]):
+        self.data, self.format, self.division = data, fmt, division
+        self.tracks = tracks  # (start, end) of each complete MTrk's events
+        self.damage = damage  # what was skipped while scanning chunks, in words
+        self.smpte: tuple[int, int] | None = None
+        if division & 0x8000:
+            fps, ticks_per_frame = 256 - (division >> 8), division & 0xFF
+            self.smpte = (fps, ticks_per_frame)
+
+    @classmethod
+    def scan(cls, data: bytes, path: Path) -> "_SmfLayout":
+        if len(data) == 0:
+            raise ReadError("empty file (0 bytes)", path)
+        if not data.startswith(b"MThd"):
+            raise ReadError("not a MIDI file (it does not start with an 'MThd' header)", path)
+        if len(data) < 14:
+            raise ReadError(f"not a MIDI file: {len(data)} bytes is too short for a header",
+                            path)
+        header_len, fmt, _declared, division = struct.unpack_from(">IHHH", data, 4)
+        if fmt > 2:
+            raise ReadError(f"unknown MIDI format {fmt} (formats are 0, 1 and 2)", path)
+        if division == 0:
+            raise ReadError("time division is 0 ticks per quarter note", path)
+        layout = cls(data, fmt, division, [], [])
+        if layout.smpte is not None and (layout.smpte[0] not in (24, 25, 29, 30)
+                                         or layout.smpte[1] == 0):
+            raise ReadError(f"invalid SMPTE time division 0x{division:04X} "
+                            f"({layout.smpte[0]} frames per second, "
+                            f"{layout.smpte[1]} ticks per frame)", path)
+        pos = 8 + header_len
+        while pos + 8 <= len(data):
+            chunk_id, length = data[pos:pos + 4], struct.unpack_from(">I", data, pos + 4)[0]
+            if not chunk_id.isalnum():
+                layout.damage.append(f"{len(data) - pos} bytes of garbage after the last track")
+                break
+            if pos + 8 + length > len(data):
+                if chunk_id == b"MTrk":
+                    layout.damage.append(f"track {len(layout.tracks) + 1} truncated "
+                                         f"({len(data) - pos - 8} of {length} bytes)")
+                    layout.tracks.append((pos + 8, len(data)))
+                break
+            if chunk_id == b"MTrk":
+                layout.tracks.append((pos + 8, pos + 8 + length))
+            pos += 8 + length
+        return layout
+
+    def rebuild(self, track_indices, fmt: int | None = None) -> bytes:
+        """A clean SMF with only the given MTrk chunks and a matching header."""
+        fmt = (self.format if self.format != 0 or len(track_indices) == 1 else 1) \
+            if fmt is None else fmt
+        chunks = [b"MThd", struct.pack(">IHHH", 6, fmt, len(track_indices), self.division)]
+        for i in track_indices:
+            start, end = self.tracks[i]
+            chunks += [b"MTrk", struct.pack(">I", end - start), self.data[start:end]]
+        return b"".join(chunks)
+
+    def with_division(self, ticks_per_quarter: int) -> bytes:
+        self.division = min(ticks_per_quarter, 0x7FFF)
+        return self.rebuild(range(len(self.tracks)))
+
+
+def _symusic_reason(exc: Exception) -> str:
+    """symusic's parser message, in words a user can act on."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"^MiniMidi: ", "", text).replace(": iostream error", "").strip()
+    if "Unexpected EOF" in text:
+        return "corrupt MIDI data: an event runs past the end of its track"
+    return f"corrupt MIDI data ({text.replace('Invaild', 'invalid')})"
+
+
+def _parse(data: bytes) -> symusic.Score:
+    return symusic.Score.from_midi(data)
+
+
+def _parse_recovering(smf: _SmfLayout, data: bytes, path: Path,
+                      recovered: list[str]) -> symusic.Score:
+    """Parse the file; if symusic refuses it, re-parse only the tracks that parse alone."""
+    try:
+        return _parse(data)
+    except (RuntimeError, ValueError) as exc:
+        reason = _symusic_reason(exc)
+    good, bad = [], []
+    for i in range(len(smf.tracks)):
+        try:
+            _parse(smf.rebuild([i], fmt=1))
+            good.append(i)
+        except (RuntimeError, ValueError):
+            bad.append(i + 1)
+    if not good:
+        raise ReadError(reason, path)
+    try:
+        sym = _parse(smf.rebuild(good))
+    except (RuntimeError, ValueError):
+        raise ReadError(reason, path) from None
+    recovered.extend(smf.damage)
+    if bad:
+        recovered.append(f"dropped unreadable track(s) {', '.join(map(str, bad))} "
+                         f"of {len(smf.tracks)}: {reason}")
+    return sym
+
+
+def _parse_songs_in_sequence(smf: _SmfLayout, path: Path, recovered: list[str]) -> symusic.Score:
+    """Format 2: each track is a separate song; play them one after another."""
+    merged, offset = None, 0
+    for i in range(len(smf.tracks)):
+        try:
+            song = _parse(smf.rebuild([i], fmt=0))
+        except (RuntimeError, ValueError) as exc:
+            recovered.append(f"dropped song {i + 1}: {_symusic_reason(exc)}")
+            continue
+        if merged is None:
+            merged = symusic.Score(song.ticks_per_quarter)
+        song = song.shift_time(offset)
+        offset = max(offset, song.end())
+        for name in ("tracks", "tempos", "time_signatures", "key_signatures", "markers"):
+            getattr(merged, name).extend(getattr(song, name))
+    if merged is None:
+        raise ReadError("no song of this format-2 file could be read", path)
+    return merged
+
+
+# --- symusic <-> Score -----------------------------------------------------------------
+def score_from_symusic(sym: symusic.Score, lyrics: bool = True) -> Score:
+    """A `Score` from a tick-based ``symusic.Score`` (its ticks per quarter are kept).
+
+    With ``lyrics``, symusic's lyric events are moved onto the tracks they belong to;
+    without, they and the note-less tracks that only held them are left out.
+    """
+    if sym.ttype != symusic.core.Tick:
+        sym = sym.to("tick")
+    score = Score(ticks_per_quarter=int(sym.ticks_per_quarter))
+    for sym_track in sym.tracks:
+        if not lyrics and len(sym_track.lyrics) and not len(sym_track.notes):
+            continue  # a lyrics-only track symusic split off; lyrics are read apart
+        track = Track(name=_clean_text(sym_track.name), program=int(sym_track.program),
+                      is_drum=bool(sym_track.is_drum), notes=_notes_from_symusic(sym_track))
+        if lyrics:
+            track.lyrics = [Lyric(int(x.time), x.text) for x in sym_track.lyrics]
+        score.tracks.append(track)
+    tempos = sym.tempos.numpy()
+    score.tempos = np.zeros(len(tempos["time"]), dtype=TEMPO_DTYPE)
+    score.tempos["tick"] = tempos["time"]
+    score.tempos["qpm"] = 60_000_000.0 / np.maximum(tempos["mspq"], 1)
+    sigs = sym.time_signatures.numpy()
+    valid = (sigs["numerator"] > 0) & (sigs["denominator"] > 0)
+    score.time_signatures = np.zeros(int(valid.sum()), dtype=TIME_SIGNATURE_DTYPE)
+    for name, column in (("tick", "time"), ("numerator", "numerator"),
+                         ("denominator", "denominator")):
+        score.time_signatures[name] = sigs[column][valid]
+    score.key_signatures = _keys_from_symusic(sym.key_signatures.numpy())
+    score.markers = [Marker(int(m.time), _clean_text(m.text)) for m in sym.markers]
+    if lyrics:
+        _merge_lyric_only_tracks(score)
+    return score
+
+
+def _notes_from_symusic(sym_track) -> np.ndarray:
+    raw = sym_track.notes.numpy()
+    keep = (raw["time"] >= 0) & (raw["duration"] >= 0) & (raw["pitch"] >= 0)
+    notes = np.zeros(int(keep.sum()), dtype=NOTE_DTYPE)
+    notes["onset"] = raw["time"][keep]
+    notes["duration"] = np.maximum(raw["duration"][keep], 1)  # zero-length -> one tick
+    notes["pitch"] = raw["pitch"][keep]
+    notes["velocity"] = np.clip(raw["velocity"][keep].astype(np.int16), 1, 127)
+    return notes
+
+
+def _keys_from_symusic(raw: dict) -> np.ndarray:
+    """MIDI key signatures (sharps, 0 major / 1 minor) as tonic pitch class and mode."""
+    sharps = raw["key"].astype(np.int64)
+    valid = (sharps >= -7) & (sharps <= 7)
+    minor = raw["tonality"][valid] == 1
+    major_tonic = (sharps[valid] * 7) % 12
+    keys = np.zeros(int(valid.sum()), dtype=KEY_DTYPE)
+    keys["tick"] = raw["time"][valid]
+    keys["tonic"] = np.where(minor, (major_tonic + 9) % 12, major_tonic)
+    keys["mode"] = np.where(minor, MODES.index("minor"), MODES.index("major"))
+    return keys
+
+
+def _clean_text(text: str) -> str:
+    """Text from a MIDI meta event without control characters or padding."""
+    return "".join(ch for ch in text if ch.isprintable()).strip()
+
+
+def _clean_lyric(text: str) -> str:
+    """A syllable without control characters (``\\r`` line marks); spaces are kept,
+    since they tell where words begin and end."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _merge_lyric_only_tracks(score: Score) -> None:
+    """Move the lyrics of note-less tracks onto the track they sing along with.
+
+    symusic (and many files, karaoke's "Words" track) keep lyrics apart from notes; we
+    attach them to the track whose note onsets coincide with most lyric ticks. A lyric
+    track that matches no onset at all stays a track of its own.
+    """
+    singers = [t for t in score.tracks if len(t.notes)]
+    for track in [t for t in score.tracks if t.lyrics and not len(t.notes)]:
+        ticks = np.array([lyric.tick for lyric in track.lyrics])
+        hits = [(int(np.isin(ticks, t.notes["onset"]).sum()), t.name == track.name, -i)
+                for i, t in enumerate(singers)]
+        if not hits or max(hits)[0] == 0:
+            continue
+        target = singers[-max(hits)[2]]
+        target.lyrics = sorted(target.lyrics + track.lyrics, key=lambda lyric: lyric.tick)
+        score.tracks.remove(track)
+
+
+# --- lyrics from the raw bytes ---------------------------------------------------------
+def _attach_lyrics(score: Score, smf: _SmfLayout, path: Path) -> None:
+    """Read lyric (or karaoke text) events from the file's bytes and attach them."""
+    has_lyrics = b"\xff\x05" in smf.data
+    karaoke = _KARAOKE_HEADER.search(smf.data) is not None
+    if not has_lyrics and not karaoke:
+        return
+    per_track = [_scan_text_events(smf.data, start, end) for start, end in smf.tracks]
+    lyric_tracks = [[(tick, raw) for tick, kind, raw in events if kind == _LYRIC]
+                    for events in per_track]
+    if not any(lyric_tracks) and karaoke:
+        lyric_tracks = _karaoke_words(per_track, score)
+    encoding = _guess_encoding(b"".join(raw for events in lyric_tracks for _, raw in events))
+    holder = Track(name="Lyrics")
+    for events in lyric_tracks:
+        for tick, raw in events:
+            text = _clean_lyric(raw.decode(encoding, errors="replace"))
+            if text.strip():
+                holder.lyrics.append(Lyric(tick, text))
+    if holder.lyrics:
+        holder.lyrics.sort(key=lambda lyric: lyric.tick)
+        score.tracks.append(holder)
+        _merge_lyric_only_tracks(score)
+
+
+def _karaoke_words(per_track: list, score: Score) -> list:
+    """The syllables of a karaoke (.kar) file; its ``@T`` headers go to the metadata.
+
+    Words are the non-``@`` text events of tracks that use the ``\\`` (new paragraph) or
+    ``/`` (new line) marks; the marks themselves are dropped.
+    """
+    words = []
+    titles = [raw[2:].decode("latin-1").strip() for events in per_track
+              for _, kind, raw in events if kind == _TEXT and raw.startswith(b"@T")]
+    if titles:
+        score.metadata.setdefault("title", titles[0])
+    for events in per_track:
+        texts = [(tick, raw) for tick, kind, raw in events
+                 if kind == _TEXT and not raw.startswith(b"@")]
+        if any(raw[:1] in (b"/", b"\\") for _, raw in texts):
+            words.append([(tick, raw.lstrip(b"/\\")) for tick, raw in texts])
+    return words
+
+
+def _guess_encoding(raw: bytes) -> str:
+    """UTF-8 if the bytes are valid UTF-8, else EUC-KR/CP949, else Windows-1252."""
+    for encoding in ("utf-8", "cp949"):
+        try:
+            raw.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "cp1252"
+
+
+def _read_vlq(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    value = 0
+    for _ in range(4):
+        if pos >= end:
+            return value, end
+        byte = data[pos]
+        pos += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            break
+    return value, pos
+
+
+_DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1}  # others (F4-F6, F8-FE) have none
+
+
+def _scan_text_events(data: bytes, start: int, end: int) -> list[tuple[int, int, bytes]]:
+    """(absolute tick, meta type, raw bytes) of the text and lyric events of one MTrk.
+
+    A small event walker: it follows delta times, running status and meta/SysEx lengths,
+    and stops at the end of the chunk or at End-of-Track, so it cannot run away.
+    """
+    events, pos, tick, status = [], start, 0, 0
+    while pos < end:
+        delta, pos = _read_vlq(data, pos, end)
+        tick += delta
+        if pos >= end:
+            break
+        byte = data[pos]
+        if byte == 0xFF:
+            if pos + 1 >= end:
+                break
+            kind = data[pos + 1]
+            length, pos = _read_vlq(data, pos + 2, end)
+            if kind in (_TEXT, _LYRIC):
+                events.append((min(tick, MAX_TICK), kind, data[pos:pos + length]))
+            if kind == 0x2F:
+                break
+            pos += length
+        elif byte in (0xF0, 0xF7):
+            length, pos = _read_vlq(data, pos + 1, end)
+            pos += length
+            status = 0
+        elif byte >= 0xF0:
+            pos += 1 + _SYSTEM_DATA_BYTES.get(byte, 0)
+        elif byte >= 0x80:
+            status = byte
+            pos += 1 + _DATA_BYTES[byte & 0xF0]
+        elif status:
+            pos += _DATA_BYTES[status & 0xF0]
+        else:  # a data byte with no status to run on: the rest of the track is noise
+            break
+    return events
+
+
+# --- writing ---------------------------------------------------------------------------
+def score_to_symusic(score: Score) -> symusic.Score:
+    """A tick-based ``symusic.Score`` with the same notes, tempos, meters, keys, lyrics
+    (on their own track) and markers. Modal keys are written as their key signature
+    (D dorian -> no sharps, major), since MIDI knows only major and minor."""
+    sym = symusic.Score(int(score.ticks_per_quarter))
+    for track in score.tracks:
+        sym_track = symusic.Track(track.name, int(track.program) & 0x7F, bool(track.is_drum))
+        notes = track.notes
+        sym_track.notes = symusic.Note.from_numpy(
+            _ticks32(notes["onset"]), _ticks32(notes["duration"]),
+            np.clip(notes["pitch"], 0, 127).astype(np.int8),
+            np.clip(notes["velocity"], 1, 127).astype(np.int8))
+        for lyric in track.lyrics:
+            sym_track.lyrics.append(symusic.TextMeta(int(lyric.tick), lyric.text))
+        sym.tracks.append(sym_track)
+    tempos = score.tempos
+    sym.tempos = symusic.Tempo.from_numpy(
+        _ticks32(tempos["tick"]),
+        np.rint(60_000_000.0 / np.maximum(tempos["qpm"], 1e-3)).clip(1, 0xFFFFFF).astype(np.int32))
+    sigs = score.time_signatures
+    sym.time_signatures = symusic.TimeSignature.from_numpy(
+        _ticks32(sigs["tick"]), sigs["numerator"].astype(np.uint8),
+        sigs["denominator"].astype(np.uint8))
+    keys = score.key_signatures
+    minor = keys["mode"] == MODES.index("minor")
+    sharps = [key_signature_sharps(int(t), int(m)) for t, m in zip(keys["tonic"], keys["mode"])]
+    sym.key_signatures = symusic.KeySignature.from_numpy(
+        _ticks32(keys["tick"]), np.array(sharps, dtype=np.int8), minor.astype(np.uint8))
+    for marker in score.markers:
+        sym.markers.append(symusic.TextMeta(int(marker.tick), marker.text))
+    return sym
+
+
+def _ticks32(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, MAX_TICK).astype(np.int32)
+
+
+def write_midi(score: Score, path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Write ``score`` as a format-1 MIDI file, atomically.
+
+    One MIDI track per `Track` (name, program change, notes, its lyrics as lyric events);
+    drums on channel 10; tempo, time-signature, key-signature and marker events in the
+    first track. An existing ``path`` raises `WriteError` unless ``overwrite``.
+    """
+    if not 0 < score.ticks_per_quarter <= 0x7FFF:
+        raise WriteError(f"ticks per quarter {score.ticks_per_quarter} does not fit a "
+                         "MIDI header (1-32767)", path)
+    sym = score_to_symusic(score)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        try:
+            sym.dump_midi(str(tmp))
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise WriteError(f"could not write MIDI: {exc}", path) from None
