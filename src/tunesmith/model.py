@@ -1,0 +1,396 @@
+"""The transformer that writes music, readable top to bottom.
+
+A decoder-only transformer over token ids: rotary positions, RMSNorm before each
+sub-layer, a gated (SwiGLU) MLP, ``F.scaled_dot_product_attention`` (FlashAttention
+kernels on GPU) and an output layer tied to the token embedding. One dataclass,
+`ModelConfig`, holds every size; `PRESETS` names the sizes we ship.
+
+Training calls ``model(ids)`` on full windows (causal attention, no cache). Generation
+uses a `KVCache` and works on batches whose prompts have different lengths, padded on
+the left::
+
+    ids, mask = left_pad([prompt_a, prompt_b], pad_id=tok.pad_id)
+    logits, cache = model.prefill(ids, mask, max_length=1024)   # (B, vocab): next token
+    while ...:
+        next_ids = sample(logits)                                # (B,)
+        logits = model.step(next_ids, cache)                     # (B, vocab)
+
+Padding never changes a row's result: the logits of a padded row equal those of the
+same prompt run alone (tested). This module imports torch and nothing of tunesmith's
+higher layers; `estimate_flops_per_token` and `mfu` live beside the model they measure.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ModelError
+
+
+@dataclass
+class ModelConfig:
+    """Every size and constant of the model; saved as a model folder's ``config.json``."""
+
+    vocab_size: int = 512
+    """Token ids the model reads and predicts (from the tokenizer)."""
+    context_length: int = 1024
+    """Longest sequence, in tokens, that training and the KV cache handle."""
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    d_ff: int = 0
+    """Hidden width of the gated MLP; 0 picks about 8/3 of ``d_model``, a multiple of 64."""
+    rope_theta: float = 10000.0
+    """Base of the rotary position frequencies."""
+    norm_eps: float = 1e-5
+    dropout: float = 0.0
+    """Dropout on attention weights and on each sub-layer's output, while training only."""
+    init_std: float = 0.02
+
+    def __post_init__(self):
+        if self.d_ff == 0:
+            self.d_ff = 64 * math.ceil(self.d_model * 8 / 3 / 64)
+        problems = []
+        if self.d_model % self.n_heads:
+            problems.append(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
+        elif (self.d_model // self.n_heads) % 2:
+            problems.append("head size d_model / n_heads must be even for rotary positions")
+        for name in ("vocab_size", "context_length", "d_model", "n_layers", "n_heads", "d_ff"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append("dropout must be in [0, 1)")
+        if problems:
+            raise ModelError("bad model config: " + "; ".join(problems))
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Build from a dict (e.g. ``config.json``); unknown or mistyped keys raise ``ModelError``."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ModelError(f"unknown model config keys: {', '.join(unknown)}")
+        values = {}
+        for name, value in data.items():
+            kind = float if known[name].type in ("float", float) else int
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    kind is int and not float(value).is_integer()):
+                raise ModelError(f"model config {name} must be a number, got {value!r}")
+            values[name] = kind(value)
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "ModelConfig":
+        """A named size from `PRESETS`, with some fields replaced (e.g. ``vocab_size``)."""
+        if name not in PRESETS:
+            raise ModelError(f"unknown model preset {name!r}; presets are {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+
+PRESETS: dict[str, dict] = {
+    # ~0.1M parameters: trains in seconds, for tests.
+    "tiny": dict(d_model=64, n_layers=2, n_heads=4, context_length=256),
+    # ~4.8M parameters (19 MB of float32 safetensors): drafts 16 bars on two laptop cores
+    # in well under a second with the KV cache; the default.
+    "small": dict(d_model=256, n_layers=6, n_heads=4, context_length=1024),
+    # GPU sizes: head size 128 suits FlashAttention; parameters as counted by num_params.
+    "gpu-50m": dict(d_model=768, n_layers=8, n_heads=6, context_length=2048),
+    "gpu-120m": dict(d_model=1024, n_layers=10, n_heads=8, context_length=2048),
+    "gpu-300m": dict(d_model=1536, n_layers=12, n_heads=12, context_length=2048),
+}
+"""Named model sizes (the vocabulary size comes from the tokenizer)."""
+
+DEFAULT_PRESET = "small"
+
+
+# -- building blocks ------------------------------------------------------------------
+
+def rotary_tables(config: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every position's rotation angles, shape (context_length, head_dim / 2)."""
+    half = config.head_dim // 2
+    inv_freq = config.rope_theta ** (-torch.arange(half, dtype=torch.float64) / half)
+    angles = torch.outer(torch.arange(config.context_length, dtype=torch.float64), inv_freq)
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x[i], x[i + head_dim/2]) of ``x`` (B, heads, T, head_dim) by their angles."""
+    first, second = x.float().chunk(2, dim=-1)
+    rotated = torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
+    return rotated.type_as(x)
+
+
+class KVCache:
+    """Keys and values of every layer for a batch being generated, plus its padding.
+
+    Slots are shared by all rows: slot ``s`` of every row was filled by the same call.
+    Rows with shorter prompts are padded on the left; ``valid`` marks which slots hold
+    real tokens, and ``next_position`` counts each row's real tokens, which is the
+    rotary position of its next token (so a padded row sees exactly what it would see
+    alone). Build one with `TransformerLM.new_cache` or `TransformerLM.prefill`.
+    """
+
+    def __init__(self, config: ModelConfig, batch_size: int, max_length: int,
+                 device: torch.device, dtype: torch.dtype):
+        if not 1 <= max_length <= config.context_length:
+            raise ModelError(f"a KV cache holds 1 to {config.context_length} tokens (the "
+                             f"model's context length), not {max_length}")
+        shape = (config.n_layers, batch_size, config.n_heads, max_length, config.head_dim)
+        self.keys = torch.zeros(shape, device=device, dtype=dtype)
+        self.values = torch.zeros(shape, device=device, dtype=dtype)
+        self.valid = torch.zeros(batch_size, max_length, device=device, dtype=torch.bool)
+        self.next_position = torch.zeros(batch_size, device=device, dtype=torch.long)
+        self.length = 0
+        """Slots filled so far (the same for every row)."""
+
+    @property
+    def max_length(self) -> int:
+        return self.keys.shape[3]
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys.shape[1]
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with rotary positions."""
+
+    def __init__(self, config: ModelConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.n_heads = config.n_heads
+        self.dropout = config.dropout
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+
+    def forward(self, x, cos, sin, cache: KVCache | None = None, mask=None):
+        batch, length, width = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, -1).transpose(1, 3).unbind(2)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        dropout = self.dropout if self.training else 0.0
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        else:
+            start, end = cache.length, cache.length + length
+            cache.keys[self.layer, :, :, start:end] = k
+            cache.values[self.layer, :, :, start:end] = v
+            y = F.scaled_dot_product_attention(
+                q, cache.keys[self.layer, :, :, :end], cache.values[self.layer, :, :, :end],
+                attn_mask=mask, dropout_p=dropout)
+        return self.out(y.transpose(1, 2).reshape(batch, length, width))
+
+
+class GatedMLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x)), with gate and up in one matrix."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.gate_up = nn.Linear(config.d_model, 2 * config.d_ff, bias=False)
+        self.down = nn.Linear(config.d_ff, config.d_model, bias=False)
+
+    def forward(self, x):
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, config: ModelConfig, layer: int):
+        super().__init__()
+        self.attention_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        self.attention = Attention(config, layer)
+        self.mlp_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        self.mlp = GatedMLP(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x, cos, sin, cache=None, mask=None):
+        x = x + self.dropout(self.attention(self.attention_norm(x), cos, sin, cache, mask))
+        return x + self.dropout(self.mlp(self.mlp_norm(x)))
+
+
+# -- the model ------------------------------------------------------------------------
+
+class TransformerLM(nn.Module):
+    """Next-token predictor over tokenizer ids; see the module docstring for its use."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layers))
+        self.norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        cos, sin = rotary_tables(config)
+        # Not saved: rebuilt from the config, so weights files hold only learned values.
+        self.register_buffer("rotary_cos", cos, persistent=False)
+        self.register_buffer("rotary_sin", sin, persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """GPT-2 initialisation: N(0, init_std), residual outputs scaled by 1/sqrt(2 layers)."""
+        std = self.config.init_std
+        for name, param in self.named_parameters():
+            if param.dim() < 2:
+                nn.init.ones_(param)  # RMSNorm gains
+            elif name.endswith(("attention.out.weight", "mlp.down.weight")):
+                nn.init.normal_(param, 0.0, std / math.sqrt(2 * self.config.n_layers))
+            else:
+                nn.init.normal_(param, 0.0, std)
+
+    def num_params(self) -> int:
+        """Learned parameters (the tied embedding counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, T, vocab) for ids (B, T).
+
+        Without ``cache``: a full causal pass over windows that start at position 0
+        (training; right padding is harmless because nothing attends forward).
+        With ``cache``: ids continue the cached batch; ``attention_mask`` (B, T), True
+        for real tokens, marks left padding (default: all real). The cache is updated.
+        """
+        batch, length = ids.shape
+        x = self.embed(ids)
+        if cache is None:
+            if attention_mask is not None:
+                raise ModelError("attention_mask needs a KV cache (use prefill)")
+            if length > self.config.context_length:
+                raise ModelError(f"{length} tokens exceed the context length "
+                                 f"{self.config.context_length}")
+            cos, sin = self.rotary_cos[:length], self.rotary_sin[:length]
+            mask = None
+        else:
+            cos, sin, mask = self._cache_positions(cache, batch, length, attention_mask)
+        for block in self.blocks:
+            x = block(x, cos, sin, cache, mask)
+        if cache is not None:
+            cache.length += length
+        return F.linear(self.norm(x), self.embed.weight)
+
+    def _cache_positions(self, cache: KVCache, batch: int, length: int, attention_mask):
+        """Rotary angles of the new tokens and which cache slots each may attend to."""
+        start, end = cache.length, cache.length + length
+        if batch != cache.batch_size or end > cache.max_length:
+            raise ModelError(f"the KV cache holds {cache.batch_size} rows of {cache.max_length} "
+                             f"tokens; {batch} rows of {end} tokens do not fit")
+        device = cache.valid.device
+        real = (torch.ones(batch, length, dtype=torch.bool, device=device)
+                if attention_mask is None else attention_mask.to(device=device, dtype=torch.bool))
+        # Each row's real tokens are numbered 0, 1, 2, ... whatever padding precedes them;
+        # a padding token borrows its neighbour's position (its output is never used).
+        positions = (cache.next_position[:, None] + real.cumsum(1) - 1).clamp(min=0)
+        cache.valid[:, start:end] = real
+        cache.next_position += real.sum(1)
+        slots = torch.arange(end, device=device)
+        query_slots = slots[start:end, None]
+        visible = cache.valid[:, None, :end] & (slots <= query_slots)
+        # Every query also sees itself, so padding rows stay finite (no all-masked softmax).
+        visible |= slots == query_slots
+        cos = self.rotary_cos[positions].unsqueeze(1)
+        sin = self.rotary_sin[positions].unsqueeze(1)
+        return cos, sin, visible.unsqueeze(1)
+
+    # -- generation -------------------------------------------------------------------
+
+    def new_cache(self, batch_size: int, max_length: int | None = None) -> KVCache:
+        """An empty cache for ``batch_size`` rows of up to ``max_length`` tokens in all."""
+        weight = self.embed.weight
+        return KVCache(self.config, batch_size, max_length or self.config.context_length,
+                       weight.device, weight.dtype)
+
+    @torch.inference_mode()
+    def prefill(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                max_length: int | None = None) -> tuple[torch.Tensor, KVCache]:
+        """Run left-padded prompts ids (B, T); return next-token logits (B, vocab) and the cache.
+
+        ``max_length`` (default: the context length) is the most tokens, prompt included,
+        that the cache will ever hold. Every row must have at least one real token.
+        """
+        cache = self.new_cache(ids.shape[0], max_length)
+        logits = self(ids, cache, attention_mask)
+        return logits[:, -1], cache
+
+    @torch.inference_mode()
+    def step(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Feed one token per row, ids (B,); return the logits (B, vocab) of the next one."""
+        return self(ids[:, None], cache)[:, 0]
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, pad_id: int = 0,
+                 temperature: float = 1.0, top_k: int | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Plain sampling without any grammar: (B, max_new_tokens) new ids per prompt.
+
+        For benchmarks and tests; tunesmith's sampler constrains the logits instead.
+        """
+        device = self.embed.weight.device
+        ids, mask = left_pad(prompts, pad_id)
+        logits, cache = self.prefill(ids.to(device), mask.to(device),
+                                     max_length=ids.shape[1] + max_new_tokens)
+        out = []
+        for i in range(max_new_tokens):
+            logits = logits.float() / max(temperature, 1e-6)
+            if top_k is not None:
+                kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            next_ids = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+            out.append(next_ids)
+            if i + 1 < max_new_tokens:
+                logits = self.step(next_ids, cache)
+        return torch.stack(out, dim=1)
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int = 0
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack sequences of different lengths, padded on the left: ids and mask (B, T) on CPU."""
+    if not sequences or any(len(s) == 0 for s in sequences):
+        raise ModelError("every prompt needs at least one token")
+    length = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), length), dtype=torch.bool)
+    for row, seq in enumerate(sequences):
+        ids[row, length - len(seq):] = torch.as_tensor(list(seq), dtype=torch.long)
+        mask[row, length - len(seq):] = True
+    return ids, mask
+
+
+# -- cost -----------------------------------------------------------------------------
+
+def count_params(config: ModelConfig) -> int:
+    """Parameters of a model of this config, without building it."""
+    d, layers = config.d_model, config.n_layers
+    per_layer = 4 * d * d + 3 * d * config.d_ff + 2 * d
+    return config.vocab_size * d + layers * per_layer + d
+
+
+def estimate_flops_per_token(config: ModelConfig, seq_len: int | None = None,
+                             causal: bool = False) -> float:
+    """Training FLOPs (forward + backward) per token of a window of ``seq_len`` tokens.
+
+    6 per parameter (the tied embedding counts once: it is the output layer's matrix),
+    plus attention scores and their weighted sum, 12 * layers * d_model * seq_len. That
+    is the PaLM / nanoGPT convention, which counts every key; ``causal=True`` halves the
+    attention term to count only the keys a causal kernel actually visits.
+    """
+    seq_len = seq_len or config.context_length
+    attention = 12 * config.n_layers * config.d_model * seq_len
+    return 6 * count_params(config) + (attention / 2 if causal else attention)
+
+
+def mfu(tokens_per_second: float, config: ModelConfig, peak_flops: float,
+        seq_len: int | None = None, causal: bool = False) -> float:
+    """Model FLOPs utilisation: achieved training FLOP/s over the hardware's ``peak_flops``."""
+    return tokens_per_second * estimate_flops_per_token(config, seq_len, causal) / peak_flops
