@@ -250,7 +250,7 @@ def score_from_symusic(sym: symusic.Score, lyrics: bool = True) -> Score:
     score.key_signatures = _keys_from_symusic(sym.key_signatures.numpy())
     score.markers = [Marker(int(m.time), _clean_text(m.text)) for m in sym.markers]
     if lyrics:
-        _merge_lyric_only_tracks(score)
+        merge_lyric_only_tracks(score)
     return score
 
 
@@ -289,7 +289,7 @@ def _clean_lyric(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable())
 
 
-def _merge_lyric_only_tracks(score: Score) -> None:
+def merge_lyric_only_tracks(score: Score) -> None:
     """Move the lyrics of note-less tracks onto the track they sing along with.
 
     symusic (and many files, karaoke's "Words" track) keep lyrics apart from notes; we
@@ -330,7 +330,7 @@ def _attach_lyrics(score: Score, smf: _SmfLayout, path: Path) -> None:
     if holder.lyrics:
         holder.lyrics.sort(key=lambda lyric: lyric.tick)
         score.tracks.append(holder)
-        _merge_lyric_only_tracks(score)
+        merge_lyric_only_tracks(score)
 
 
 def _karaoke_words(per_track: list, score: Score) -> list:
