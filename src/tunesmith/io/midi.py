@@ -248,10 +248,24 @@ def score_from_symusic(sym: symusic.Score, lyrics: bool = True) -> Score:
                          ("denominator", "denominator")):
         score.time_signatures[name] = sigs[column][valid]
     score.key_signatures = _keys_from_symusic(sym.key_signatures.numpy())
+    # a format-1 file often repeats its key or meter in every track: keep each once
+    score.tempos, score.time_signatures, score.key_signatures = (
+        _without_duplicates(table) for table in
+        (score.tempos, score.time_signatures, score.key_signatures))
     score.markers = [Marker(int(m.time), _clean_text(m.text)) for m in sym.markers]
     if lyrics:
         merge_lyric_only_tracks(score)
     return score
+
+
+def _without_duplicates(table: np.ndarray) -> np.ndarray:
+    """Rows sorted by tick, each identical row kept once (differing rows at one tick stay)."""
+    table = np.sort(table, order="tick", kind="stable")
+    if len(table) < 2:
+        return table
+    keep = np.ones(len(table), dtype=bool)
+    keep[1:] = table[1:] != table[:-1]
+    return table[keep]
 
 
 def _notes_from_symusic(sym_track) -> np.ndarray:
