@@ -351,7 +351,7 @@ def _karaoke_words(per_track: list, score: Score) -> list:
     """The syllables of a karaoke (.kar) file; its ``@T`` headers go to the metadata.
 
     Words are the non-``@`` text events of tracks that use the ``\\`` (new paragraph) or
-    ``/`` (new line) marks; the marks themselves are dropped.
+    ``/`` (new line) marks; a mark becomes a space, so words stay apart.
     """
     words = []
     titles = [raw[2:].decode("latin-1").strip() for events in per_track
@@ -362,7 +362,8 @@ def _karaoke_words(per_track: list, score: Score) -> list:
         texts = [(tick, raw) for tick, kind, raw in events
                  if kind == _TEXT and not raw.startswith(b"@")]
         if any(raw[:1] in (b"/", b"\\") for _, raw in texts):
-            words.append([(tick, raw.lstrip(b"/\\")) for tick, raw in texts])
+            words.append([(tick, b" " + raw[1:].lstrip() if raw[:1] in (b"/", b"\\") else raw)
+                          for tick, raw in texts])
     return words
 
 
