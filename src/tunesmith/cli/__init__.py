@@ -13,7 +13,7 @@ import sys
 
 from ..errors import TunesmithError
 
-COMMANDS = ["inspect", "tokenize"]
+COMMANDS = ["inspect", "tokenize", "render", "prepare"]
 """Subcommand modules, in the order ``tunesmith --help`` lists them."""
 
 
