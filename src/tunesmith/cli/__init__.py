@@ -13,7 +13,7 @@ import sys
 
 from ..errors import TunesmithError
 
-COMMANDS = ["inspect", "tokenize", "render", "prepare"]
+COMMANDS = ["inspect", "tokenize", "render"]
 """Subcommand modules, in the order ``tunesmith --help`` lists them."""
 
 
