@@ -163,10 +163,11 @@ def encode_score(vocab: Vocabulary, score: Score, slots=None, n_bars: int | None
     key_code = keys["tonic"].astype(np.int64) % 12 * len(MODES) + keys["mode"]
     inside = key_bar < len(bar_starts)
     key_bar, key_code = key_bar[inside], key_code[inside]
-    last_in_bar = np.append(key_bar[1:] != key_bar[:-1], True)
-    key_bar, key_code = key_bar[last_in_bar], key_code[last_in_bar]
-    key_changed = np.append(True, key_code[1:] != key_code[:-1])
-    key_bar, key_code = key_bar[key_changed], key_code[key_changed]
+    if len(key_bar):
+        last_in_bar = np.append(key_bar[1:] != key_bar[:-1], True)
+        key_bar, key_code = key_bar[last_in_bar], key_code[last_in_bar]
+        key_changed = np.append(True, key_code[1:] != key_code[:-1])
+        key_bar, key_code = key_bar[key_changed], key_code[key_changed]
 
     # One row per bar, per tempo change and per note; -1 marks "no token here".
     n_bars, n_tempos, n_notes = len(bar_starts), len(tempo_bar), len(onset)

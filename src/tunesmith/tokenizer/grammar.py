@@ -17,6 +17,7 @@ per sequence. Sequences the grammar accepts always decode with no hanging notes.
 from __future__ import annotations
 
 from enum import IntEnum
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -94,6 +95,13 @@ for _phase, _types in _FOLLOWS.items():
     FOLLOWS[_phase, list(_types)] = True
 
 _HEADER_PHASES = (P.BOS, P.H_TIMESIG, P.H_TEMPO, P.H_KEY, P.H_TRACK, P.H_PROGRAM)
+_IS_HEADER = np.isin(np.arange(len(P)), _HEADER_PHASES)
+
+# Plain-int views of the enums for the per-step hot path (IntEnum attribute lookups
+# cost more than the numpy work they index).
+_T = SimpleNamespace(**{m.name: int(m) for m in T})
+_P = SimpleNamespace(**{m.name: int(m) for m in P})
+_F = SimpleNamespace(**{m.name: int(m) for m in Fill})
 
 
 class Grammar:
@@ -131,7 +139,7 @@ class GrammarState:
         self.grammar = grammar
         vocab = grammar.vocab
         b = batch_size
-        self.phase = np.full(b, P.START, dtype=np.int64)
+        self.phase = np.full(b, _P.START, dtype=np.int64)
         self.meter = np.zeros(b, dtype=np.int64)          # meter index in force
         self.header_meter = np.zeros(b, dtype=np.int64)
         self.saved_meter = np.zeros(b, dtype=np.int64)    # meter at the FillHole
@@ -140,7 +148,7 @@ class GrammarState:
         self.declared = np.zeros(b, dtype=np.int64)       # slots declared in the header
         self.velocity_set = np.zeros((b, vocab.config.max_tracks), dtype=bool)
         self.bars = np.zeros(b, dtype=np.int64)           # Bar tokens seen
-        self.fill = np.full(b, Fill.NONE, dtype=np.int64)
+        self.fill = np.full(b, _F.NONE, dtype=np.int64)
         self.fill_bars = np.zeros(b, dtype=np.int64)      # bars since FillStart
         self.fill_slot = np.full(b, -1, dtype=np.int64)
 
@@ -155,28 +163,28 @@ class GrammarState:
         rows = np.arange(len(self.phase))
         types = g.follows[self.phase].copy()
         fill, phase = self.fill, self.phase
-        filling = (fill == Fill.FILLING) | (fill == Fill.FILLING_TRACK)
-        types[:, T.EOS] &= ((fill == Fill.NONE) & (self.bars >= 1)) | (phase == P.FILL_END)
-        types[:, T.FILL_HOLE] &= fill == Fill.NONE
-        types[:, T.FILL_START] &= (fill == Fill.HOLE) | (phase == P.FILL_TRACK_SLOT)
-        types[:, T.FILL_END] &= filling & (self.fill_bars >= 1)
-        types[:, T.FILL_TRACK] &= (fill == Fill.NONE) & (self.bars >= 1)
-        types[:, T.BAR] &= fill != Fill.FILLED
-        types[:, T.DURATION] &= ~((phase == P.PITCH) & ~self.velocity_set[rows, self.slot])
-        wrong_slot = (fill == Fill.FILLING_TRACK) & (self.slot != self.fill_slot)
-        types[:, T.PITCH] &= ~wrong_slot
+        filling = (fill == _F.FILLING) | (fill == _F.FILLING_TRACK)
+        types[:, _T.EOS] &= ((fill == _F.NONE) & (self.bars >= 1)) | (phase == _P.FILL_END)
+        types[:, _T.FILL_HOLE] &= fill == _F.NONE
+        types[:, _T.FILL_START] &= (fill == _F.HOLE) | (phase == _P.FILL_TRACK_SLOT)
+        types[:, _T.FILL_END] &= filling & (self.fill_bars >= 1)
+        types[:, _T.FILL_TRACK] &= (fill == _F.NONE) & (self.bars >= 1)
+        types[:, _T.BAR] &= fill != _F.FILLED
+        types[:, _T.DURATION] &= ~((phase == _P.PITCH) & ~self.velocity_set[rows, self.slot])
+        wrong_slot = (fill == _F.FILLING_TRACK) & (self.slot != self.fill_slot)
+        types[:, _T.PITCH] &= ~wrong_slot
         mask = types[:, g.type_of]
 
-        span = vocab.span(T.POSITION)
+        span = vocab.span(_T.POSITION)
         pos = g.position_values[None, :]
         mask[:, span] &= (pos > self.position[:, None]) & (pos < self.bar_units[:, None])
 
-        span = vocab.span(T.TRACK)
+        span = vocab.span(_T.TRACK)
         tracks = g.track_values[None, :]
-        in_header = np.isin(phase, _HEADER_PHASES)[:, None]
-        after_fill_track = (phase == P.FILL_TRACK)[:, None]
+        in_header = _IS_HEADER[phase][:, None]
+        after_fill_track = (phase == _P.FILL_TRACK)[:, None]
         body_ok = (tracks < self.declared[:, None]) & (tracks != self.slot[:, None])
-        body_ok &= ~((fill == Fill.FILLING_TRACK)[:, None] & (tracks != self.fill_slot[:, None]))
+        body_ok &= ~((fill == _F.FILLING_TRACK)[:, None] & (tracks != self.fill_slot[:, None]))
         ok = np.where(in_header, tracks == self.declared[:, None],
                       np.where(after_fill_track, tracks < self.declared[:, None], body_ok))
         mask[:, span] &= ok
@@ -189,69 +197,69 @@ class GrammarState:
         kind = vocab.type_of[tokens]
         value = vocab.value_of[tokens]
         phase = self.phase
-        header = np.isin(phase, _HEADER_PHASES)
+        header = _IS_HEADER[phase]
         new = phase.copy()
 
         def where(cond, to):
             new[cond] = to
 
-        where(kind == T.BOS, P.BOS)
-        where(kind == T.CONTROL, P.BOS)
-        is_sig = kind == T.TIMESIG
-        where(is_sig & header, P.H_TIMESIG)
-        where(is_sig & ~header, P.BAR_TIMESIG)
+        where(kind == _T.BOS, _P.BOS)
+        where(kind == _T.CONTROL, _P.BOS)
+        is_sig = kind == _T.TIMESIG
+        where(is_sig & header, _P.H_TIMESIG)
+        where(is_sig & ~header, _P.BAR_TIMESIG)
         self.meter = np.where(is_sig, value, self.meter)
         self.header_meter = np.where(is_sig & header, value, self.header_meter)
-        where((kind == T.TEMPO) & header, P.H_TEMPO)
-        where((kind == T.TEMPO) & ~header, P.POS_TEMPO)
-        where((kind == T.KEY) & header, P.H_KEY)
-        where((kind == T.KEY) & ~header, P.BAR_KEY)
+        where((kind == _T.TEMPO) & header, _P.H_TEMPO)
+        where((kind == _T.TEMPO) & ~header, _P.POS_TEMPO)
+        where((kind == _T.KEY) & header, _P.H_KEY)
+        where((kind == _T.KEY) & ~header, _P.BAR_KEY)
 
-        is_track = kind == T.TRACK
+        is_track = kind == _T.TRACK
         declare = is_track & header
-        where(declare, P.H_TRACK)
+        where(declare, _P.H_TRACK)
         self.declared = self.declared + declare
-        choose_fill = is_track & (phase == P.FILL_TRACK)
-        where(choose_fill, P.FILL_TRACK_SLOT)
+        choose_fill = is_track & (phase == _P.FILL_TRACK)
+        where(choose_fill, _P.FILL_TRACK_SLOT)
         self.fill_slot = np.where(choose_fill, value, self.fill_slot)
         switch = is_track & ~header & ~choose_fill
-        where(switch, P.TRACK)
+        where(switch, _P.TRACK)
         self.slot = np.where(switch, value, self.slot)
-        where(kind == T.PROGRAM, P.H_PROGRAM)
+        where(kind == _T.PROGRAM, _P.H_PROGRAM)
 
-        is_bar = kind == T.BAR
-        where(is_bar, P.BAR)
+        is_bar = kind == _T.BAR
+        where(is_bar, _P.BAR)
         self.bars = self.bars + is_bar
-        self.fill_bars = self.fill_bars + (is_bar & ((self.fill == Fill.FILLING) | (self.fill == Fill.FILLING_TRACK)))
+        self.fill_bars = self.fill_bars + (is_bar & ((self.fill == _F.FILLING) | (self.fill == _F.FILLING_TRACK)))
         self.position = np.where(is_bar, -1, self.position)
         self.slot = np.where(is_bar, 0, self.slot)
         self.velocity_set[is_bar] = False
 
-        is_pos = kind == T.POSITION
-        where(is_pos, P.POSITION)
+        is_pos = kind == _T.POSITION
+        where(is_pos, _P.POSITION)
         self.position = np.where(is_pos, value, self.position)
-        where(kind == T.PITCH, P.PITCH)
-        is_vel = kind == T.VELOCITY
-        where(is_vel, P.VELOCITY)
+        where(kind == _T.PITCH, _P.PITCH)
+        is_vel = kind == _T.VELOCITY
+        where(is_vel, _P.VELOCITY)
         rows = np.flatnonzero(is_vel)
         self.velocity_set[rows, self.slot[rows]] = True
-        where(kind == T.DURATION, P.DURATION)
+        where(kind == _T.DURATION, _P.DURATION)
 
-        hole = kind == T.FILL_HOLE
-        where(hole, P.FILL_HOLE)
+        hole = kind == _T.FILL_HOLE
+        where(hole, _P.FILL_HOLE)
         self.saved_meter = np.where(hole, self.meter, self.saved_meter)
-        self.fill = np.where(hole, Fill.HOLE, self.fill)
-        fill_track = kind == T.FILL_TRACK
-        where(fill_track, P.FILL_TRACK)
-        self.fill = np.where(fill_track, Fill.TRACK_PENDING, self.fill)
-        start = kind == T.FILL_START
-        where(start, P.FILL_START)
-        self.meter = np.where(start & (self.fill == Fill.HOLE), self.saved_meter,
-                              np.where(start & (self.fill == Fill.TRACK_PENDING), self.header_meter, self.meter))
-        self.fill = np.where(start & (self.fill == Fill.HOLE), Fill.FILLING,
-                             np.where(start & (self.fill == Fill.TRACK_PENDING), Fill.FILLING_TRACK, self.fill))
-        end = kind == T.FILL_END
-        where(end, P.FILL_END)
-        self.fill = np.where(end, Fill.FILLED, self.fill)
-        where((kind == T.EOS) | (kind == T.PAD), P.DONE)
+        self.fill = np.where(hole, _F.HOLE, self.fill)
+        fill_track = kind == _T.FILL_TRACK
+        where(fill_track, _P.FILL_TRACK)
+        self.fill = np.where(fill_track, _F.TRACK_PENDING, self.fill)
+        start = kind == _T.FILL_START
+        where(start, _P.FILL_START)
+        self.meter = np.where(start & (self.fill == _F.HOLE), self.saved_meter,
+                              np.where(start & (self.fill == _F.TRACK_PENDING), self.header_meter, self.meter))
+        self.fill = np.where(start & (self.fill == _F.HOLE), _F.FILLING,
+                             np.where(start & (self.fill == _F.TRACK_PENDING), _F.FILLING_TRACK, self.fill))
+        end = kind == _T.FILL_END
+        where(end, _P.FILL_END)
+        self.fill = np.where(end, _F.FILLED, self.fill)
+        where((kind == _T.EOS) | (kind == _T.PAD), _P.DONE)
         self.phase = new

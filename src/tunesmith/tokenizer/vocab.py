@@ -41,11 +41,10 @@ class T(IntEnum):
 
 
 def default_durations(positions_per_quarter: int = 12) -> tuple[int, ...]:
-    """Duration values in grid units: every unit up to two quarters, then values on the
-    sixteenth or triplet grid up to four quarters, then coarser steps up to 32 quarters."""
+    """Duration values in grid units: every unit up to four quarters (so any on-grid
+    note up to a whole note is exact), then coarser steps up to 32 quarters."""
     q = positions_per_quarter
-    values = set(range(1, 2 * q + 1))
-    values |= {v for v in range(2 * q + 1, 4 * q + 1) if v % (q // 4 or 1) == 0 or v % (q // 3 or 1) == 0}
+    values = set(range(1, 4 * q + 1))
     values |= set(range(4 * q + q // 2, 8 * q + 1, q // 2))
     values |= set(range(8 * q + q, 16 * q + 1, q))
     values |= set(range(16 * q + 2 * q, 32 * q + 1, 2 * q))
