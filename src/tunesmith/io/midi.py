@@ -144,10 +144,10 @@ class _SmfLayout:
             pos += 8 + length
         return layout
 
-    def rebuild(self, track_indices, fmt: int | None = None) -> bytes:
+    def rebuild(self, track_indices: list[int] | range, fmt: int | None = None) -> bytes:
         """A clean SMF with only the given MTrk chunks and a matching header."""
-        fmt = (self.format if self.format != 0 or len(track_indices) == 1 else 1) \
-            if fmt is None else fmt
+        if fmt is None:  # several tracks cannot be format 0
+            fmt = 1 if self.format == 0 and len(track_indices) > 1 else self.format
         chunks = [b"MThd", struct.pack(">IHHH", 6, fmt, len(track_indices), self.division)]
         for i in track_indices:
             start, end = self.tracks[i]
