@@ -32,7 +32,8 @@ from ..errors import DataError, RequestError
 from ..io import READABLE_SUFFIXES
 from .pieces import FileRecord, Piece, load_record, save_record, tokenize_file
 from .pool import run_tasks
-from .shards import INDEX_DTYPE, SPLITS, assemble
+from ..data import SPLITS
+from .shards import assemble
 
 __all__ = ["PrepareConfig", "prepare", "merge", "find_files"]
 
@@ -251,10 +252,10 @@ def merge(parts: Sequence[str | os.PathLike], out: str | os.PathLike) -> dict:
             manifests.append(json.loads((part / "manifest.json").read_text(encoding="utf-8")))
         except (OSError, ValueError):
             raise DataError("is not a finished prepared corpus (no readable manifest.json)", part)
-    settings = {k: v for k, v in manifests[0]["config"].items() if k != "part"}
+    settings = {**manifests[0]["config"], "part": None}
     numbers = []
     for part, manifest in zip(parts, manifests):
-        other = {k: v for k, v in manifest["config"].items() if k != "part"}
+        other = {**manifest["config"], "part": None}
         if other != settings or manifest["config"]["part"] is None:
             raise DataError("was not prepared as a part of the same run as "
                             f"{parts[0]} (compare the manifests' config)", part)

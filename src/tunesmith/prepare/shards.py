@@ -13,14 +13,8 @@ from typing import Iterable
 import numpy as np
 
 from ..atomic import atomic_path, write_text
+from ..data import INDEX_DTYPE, SPLITS
 from .pieces import FileRecord, split_of
-
-SPLITS = ("train", "val", "test")
-
-INDEX_DTYPE = np.dtype([("shard", "i4"), ("offset", "i8"), ("length", "i8"),
-                        ("bar_start", "i8"), ("bar_count", "i8")])
-"""One row per piece of ``<split>/index.npy``: the shard number, the piece's first token
-in that shard, its length in tokens, and where its Bar offsets lie in ``bars.npy``."""
 
 
 class SplitWriter:
