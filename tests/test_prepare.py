@@ -164,7 +164,8 @@ def test_split_fractions_follow_the_hash():
 
 def test_cluster_parts_merge_into_the_single_run_bytes(tmp_path):
     folder = _corpus(tmp_path)
-    shutil.copy(REAL / GOOD_MIDI[1], folder / "zz_copy.mid")  # duplicate, maybe in another part
+    # a duplicate of Levels.mid (in part 3) that falls in part 1: merge must drop it
+    shutil.copy(REAL / GOOD_MIDI[1], folder / "zz_dup.mid")
     (folder / "broken.mid").write_bytes(b"MThd")
     single = prepare(PrepareConfig([folder]), tmp_path / "single", progress=False)
     parts = []
@@ -174,7 +175,9 @@ def test_cluster_parts_merge_into_the_single_run_bytes(tmp_path):
         parts.append(out)
     files_per_part = [json.loads((p / "manifest.json").read_text())["counts"]["files"] for p in parts]
     assert sum(files_per_part) == single["counts"]["files"] and min(files_per_part) > 0
-    merge(parts, tmp_path / "merged")
+    assert not json.loads((parts[0] / "manifest.json").read_text())["duplicates"]
+    merged = merge(parts, tmp_path / "merged")
+    assert [d["path"] for d in merged["duplicates"]] == ["corpus/zz_dup.mid"]
     assert _output_bytes(tmp_path / "merged") == _output_bytes(tmp_path / "single")
 
     with pytest.raises(Exception, match="1/3 .. 3/3"):
