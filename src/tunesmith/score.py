@@ -69,6 +69,14 @@ def make_notes(onsets: Sequence[int], durations: Sequence[int], pitches: Sequenc
     return notes
 
 
+def as_table(rows, dtype: np.dtype) -> np.ndarray:
+    """A structured array of ``dtype`` from an array or a list of tuples such as
+    ``[(0, 90.0), (1920, 120.0)]``."""
+    if isinstance(rows, np.ndarray) and rows.dtype.names:
+        return rows.astype(dtype)
+    return np.array([tuple(row) for row in rows], dtype=dtype)
+
+
 def sort_notes(notes: np.ndarray) -> np.ndarray:
     """Notes ordered by onset, then pitch, then duration (the canonical order)."""
     order = np.lexsort((notes["duration"], notes["pitch"], notes["onset"]))
@@ -179,9 +187,9 @@ class Score:
     metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.tempos = np.asarray(self.tempos).astype(TEMPO_DTYPE)
-        self.time_signatures = np.asarray(self.time_signatures).astype(TIME_SIGNATURE_DTYPE)
-        self.key_signatures = np.asarray(self.key_signatures).astype(KEY_DTYPE)
+        self.tempos = as_table(self.tempos, TEMPO_DTYPE)
+        self.time_signatures = as_table(self.time_signatures, TIME_SIGNATURE_DTYPE)
+        self.key_signatures = as_table(self.key_signatures, KEY_DTYPE)
 
     def __repr__(self) -> str:
         return (f"Score(tpq={self.ticks_per_quarter}, {len(self.tracks)} tracks, "
