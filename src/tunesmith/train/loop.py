@@ -213,7 +213,7 @@ class _Run:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
                 last = done == t.steps
-                if done % t.log_every == 0 or last:
+                if done % t.log_every == 0 or last or done == 1:
                     seconds = time.perf_counter() - interval_start
                     speed = interval_steps * tokens_per_step / max(seconds, 1e-9)
                     self._log({"step": done, "loss": loss, "lr": self._lr(step),
@@ -231,7 +231,7 @@ class _Run:
                 if self.stop_requested:
                     bar.close()
                     return TrainResult(self.run_dir, done, loss, self.val_loss, interrupted=True)
-                if done % t.log_every == 0:
+                if done % t.log_every == 0 or done == 1:
                     interval_start, interval_steps = time.perf_counter(), 0
         finally:
             bar.close()
