@@ -89,6 +89,11 @@ def test_stems_have_the_mix_length_and_sum_to_it(tmp_path):
         # each stem holds only its own track: the drums stem is silent outside bar 3
         drums = rms_per_bar(stems[2], 4)
         assert drums[2] > 1e-3 and drums[[0, 1, 3]].max() < 1e-6
+    one_track = Score(480)
+    one_track.tracks.append(Track("Solo", 0, notes=make_notes([0], [480], [60])))
+    solo = render(one_track, "wav", tmp_path / "solo", stems=True)["wav"]
+    assert [p.name for p in solo] == ["score.wav", "score.Solo.wav"]
+    assert all(p.is_file() for p in solo)
 
 
 def test_vocal_take_at_another_rate_lands_at_its_offset(tmp_path):

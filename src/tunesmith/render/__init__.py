@@ -173,6 +173,11 @@ def render_audio(score: Score, *, soundfont: str | os.PathLike | None = None,
         take = place_take(vocals, len(parts[0]), SAMPLE_RATE, vocals_offset, vocals_gain_db)
         length = len(take)
         parts = [np.pad(p, ((0, length - len(p)), (0, 0))) for p in parts] + [take]
-    mix = parts[0] if len(parts) == 1 else np.sum(parts, axis=0, dtype=np.float32)
+    if not stems and vocals is None:
+        mix, parts = parts[0], []
+    else:
+        mix = np.sum(parts, axis=0, dtype=np.float32)
     gain = np.float32(normalize(mix))
-    return [mix * gain] + ([p * gain for p in parts] if stems or vocals is not None else [])
+    for audio in [mix] + parts:
+        audio *= gain
+    return [mix] + parts

@@ -85,7 +85,8 @@ def synthesize(score: Score, soundfont: str | os.PathLike | None = None,
     sym = score_to_symusic(_hold_last_notes(score, release_ticks))
     end_seconds = float(score.ticks_to_seconds(end))
     length = int(round((end_seconds + RELEASE_SECONDS) * SAMPLE_RATE))
-    fade = _release_fade(int(round(end_seconds * SAMPLE_RATE)), length)
+    fade_start = int(round(end_seconds * SAMPLE_RATE))
+    fade = _release_fade(length - fade_start)
     base = sym.copy()
     base.tracks = []
     parts = []
@@ -97,8 +98,9 @@ def synthesize(score: Score, soundfont: str | os.PathLike | None = None,
             continue
         one = base.copy()
         one.tracks = list(tracks)
-        audio = np.asarray(synth.render(one, stereo=True), dtype=np.float32).T
-        parts.append(_fit(audio, length) * fade[:, None])
+        audio = _fit(np.asarray(synth.render(one, stereo=True), dtype=np.float32).T, length)
+        audio[fade_start:] *= fade[:, None]
+        parts.append(audio)
     return parts
 
 
@@ -114,13 +116,11 @@ def _hold_last_notes(score: Score, release_ticks: int) -> Score:
     return held
 
 
-def _release_fade(start: int, length: int) -> np.ndarray:
-    """Gain per sample: 1 until ``start``, then an exponential fade reaching -60 dB
-    (and, through a linear factor, exact silence) at ``length``."""
-    gain = np.ones(length, dtype=np.float32)
-    x = np.linspace(0.0, 1.0, max(length - start, 0), dtype=np.float32)
-    gain[start:] = 10 ** (-3 * x) * (1 - x)
-    return gain
+def _release_fade(samples: int) -> np.ndarray:
+    """Gain per sample of the release: an exponential fade reaching -60 dB (and, through
+    a linear factor, exact silence) after ``samples``."""
+    x = np.linspace(0.0, 1.0, max(samples, 0), dtype=np.float32)
+    return 10 ** (-3 * x) * (1 - x)
 
 
 def _seconds_to_ticks(score: Score, at_tick: int, seconds: float) -> int:
@@ -131,17 +131,23 @@ def _seconds_to_ticks(score: Score, at_tick: int, seconds: float) -> int:
 
 
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
-    if len(audio) >= length:
-        return audio[:length]
-    return np.pad(audio, ((0, length - len(audio)), (0, 0)))
+    """``audio`` cut or padded with silence to ``length`` samples, as a new C-ordered
+    ``(samples, 2)`` array (one copy, whatever layout the synthesizer returned)."""
+    out = np.zeros((length, audio.shape[1]), dtype=np.float32)
+    n = min(length, len(audio))
+    out[:n] = audio[:n]
+    return out
 
 
 def normalize(mix: np.ndarray) -> float:
     """The gain that brings ``mix`` to ``TARGET_RMS_DBFS`` without its peak exceeding
     ``PEAK_CEILING_DBFS``. Apply the same gain to every stem, so stems still sum to the
     mix. A silent mix gets gain 1."""
-    peak = float(np.abs(mix).max()) if mix.size else 0.0
-    rms = float(np.sqrt(np.mean(np.square(mix, dtype=np.float64)))) if mix.size else 0.0
+    if mix.size == 0:
+        return 1.0
+    peak = max(float(mix.max()), -float(mix.min()))
+    flat = np.ascontiguousarray(mix).reshape(-1)
+    rms = float(np.sqrt(np.dot(flat, flat) / flat.size))  # BLAS: no temporary array
     if peak == 0.0 or rms == 0.0:
         return 1.0
     return min(10 ** (TARGET_RMS_DBFS / 20) / rms, 10 ** (PEAK_CEILING_DBFS / 20) / peak)
@@ -161,5 +167,6 @@ def write_audio(audio: np.ndarray, path: Path, overwrite: bool = False) -> None:
 
     fmt = {".wav": "WAV", ".flac": "FLAC"}[path.suffix.lower()]
     with atomic_path(path, overwrite=overwrite) as tmp:
-        soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype=AUDIO_SUBTYPE,
-                        format=fmt)
+        if max(float(audio.max()), -float(audio.min())) > 1.0:  # a stem louder than the mix
+            audio = np.clip(audio, -1.0, 1.0)
+        soundfile.write(str(tmp), audio, SAMPLE_RATE, subtype=AUDIO_SUBTYPE, format=fmt)
