@@ -47,13 +47,13 @@ followed in its first 5000 places: such patterns are no sign of copying."""
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd constant of Fibonacci hashing
 
 
-def melodic_lines(score: Score) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """``(onsets, pitches, end)`` of the top line of each pitched track with two or more
+def melodic_lines(score: Score) -> list[tuple[int, np.ndarray, np.ndarray, int]]:
+    """``(track index, onsets, pitches, end)`` of the top line of each pitched track with two or more
     onsets: onsets in grid steps, the highest pitch starting at each distinct onset, and
     the step where the line's last note ends."""
     lines = []
     scale = GRID / score.ticks_per_quarter
-    for track in score.tracks:
+    for number, track in enumerate(score.tracks):
         if track.is_drum or len(track.notes) < 2:
             continue
         onsets = np.rint(track.notes["onset"] * scale).astype(np.int64)
@@ -63,7 +63,7 @@ def melodic_lines(score: Score) -> list[tuple[np.ndarray, np.ndarray, int]]:
         onsets, pitches, ends = onsets[order], pitches[order], ends[order]
         first = np.append(True, onsets[1:] != onsets[:-1])
         if first.sum() >= 2:
-            lines.append((onsets[first], pitches[first], max(int(ends[first][-1]), int(onsets[-1]) + 1)))
+            lines.append((number, onsets[first], pitches[first], max(int(ends[first][-1]), int(onsets[-1]) + 1)))
     return lines
 
 
@@ -90,11 +90,11 @@ def line_ngrams(score: Score, n: int = NGRAM) -> tuple[np.ndarray, np.ndarray, l
 
     Positions count events through the lines laid end to end with a gap of ``n`` between
     lines, so consecutive positions are consecutive events of one line and no run can
-    join two lines. ``lines`` holds ``(first position, times)`` per line: ``times`` are
+    join two lines. ``lines`` holds ``(first position, times, track index)`` per line: ``times`` are
     the line's onsets followed by the end of its last note (grid steps).
     """
     hashes, positions, lines, start = [], [], [], 0
-    for onsets, pitches, end in melodic_lines(score):
+    for track, onsets, pitches, end in melodic_lines(score):
         codes = _mix(_events(onsets, pitches))
         count = len(codes) - n + 1
         if count > 0:
@@ -104,7 +104,7 @@ def line_ngrams(score: Score, n: int = NGRAM) -> tuple[np.ndarray, np.ndarray, l
                     h = h * _MIX + codes[i:i + count]
             hashes.append(_mix(h))
             positions.append(start + np.arange(count, dtype=np.int64))
-        lines.append((start, np.append(onsets, end)))
+        lines.append((start, np.append(onsets, end), track))
         start += len(codes) + n
     if not hashes:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), lines
@@ -215,11 +215,11 @@ def check_originality(score: Score, index: OriginalityIndex) -> dict:
     Returns ``longest_bars`` (its length in the draft's bars, from its first onset to
     the onset after its last note), ``longest_notes``, ``piece`` and ``title`` (the
     training piece it shares), ``start_bar`` (where it begins in the draft, 0-based)
-    and ``line`` (index of the draft's melodic line). All zero / None when no run of
+    and ``track`` (the index of the draft's track that holds it). All zero / None when no run of
     ``index.ngram + 1`` notes is shared.
     """
     none = {"longest_notes": 0, "longest_bars": 0.0, "piece": None, "title": None,
-            "start_bar": None, "line": None}
+            "start_bar": None, "track": None}
     hashes, positions, lines = line_ngrams(score, index.ngram)
     if not len(hashes) or not len(index.hashes):
         return none
@@ -246,13 +246,13 @@ def check_originality(score: Score, index: OriginalityIndex) -> dict:
     bars = _run_bars(score, lines, first_pos, notes)
     best = int(np.lexsort((-notes, -bars))[0])
     k = int(piece[run_starts[best]])
-    line_starts = np.array([start for start, _ in lines])
+    line_starts = np.array([start for start, _, _ in lines])
     line = int(np.searchsorted(line_starts, first_pos[best], side="right") - 1)
     onset = lines[line][1][first_pos[best] - line_starts[line]]
     return {"longest_notes": int(notes[best]), "longest_bars": round(float(bars[best]), 2),
             "piece": index.names[k], "title": index.titles[k] or None,
             "start_bar": int(np.floor(_bar_position(score, np.array([onset]))[0])),
-            "line": line}
+            "track": lines[line][2]}
 
 
 def _bar_position(score: Score, onsets: np.ndarray) -> np.ndarray:
@@ -271,11 +271,11 @@ def _bar_position(score: Score, onsets: np.ndarray) -> np.ndarray:
 def _run_bars(score: Score, lines: list, first_pos: np.ndarray, notes: np.ndarray) -> np.ndarray:
     """Length in bars of each run: from its first onset to the next onset after its last
     note (or that note's end), on the draft's bar grid."""
-    line_starts = np.array([start for start, _ in lines])
+    line_starts = np.array([start for start, _, _ in lines])
     line = np.searchsorted(line_starts, first_pos, side="right") - 1
     begin = np.empty(len(first_pos), dtype=np.int64)
     end = np.empty(len(first_pos), dtype=np.int64)
-    for i, (start, times) in enumerate(lines):
+    for i, (start, times, _) in enumerate(lines):
         mine = line == i
         if mine.any():
             local = first_pos[mine] - start
