@@ -216,10 +216,13 @@ def compare_sets(reference: dict[str, np.ndarray], generated: dict[str, np.ndarr
 
     For each metric (pieces where it is undefined are left out): the mean and standard
     deviation of the values of each set and of the intra- and inter-set distances;
-    ``oa`` and ``kl``: overlapping area and KL divergence between the generated set's
-    intra-set density and the inter-set density (the headline: a set that copies one
-    piece over and over, or wanders off, scores low); ``oa_reference`` and
-    ``kl_reference``: the same for the reference set's intra-set density.
+    ``oa_generated`` and ``kl_generated``: overlapping area and KL divergence
+    KL(intra || inter) between the generated set's intra-set density and the inter-set
+    density; ``oa_reference`` and ``kl_reference``: the same for the reference set.
+    ``oa`` and ``kl``, the headline, are the mean of the two: both sets' own spread must
+    look like the distance between them (a set that repeats one piece fails the first,
+    one that wanders all over the place the second), and comparing A with B gives what
+    B with A gives.
     Returns ``{"metrics": {name: {...}}, "mean_oa": ..., "mean_kl": ...}`` plus the
     densities under ``"_densities"`` (for plotting; not JSON).
     """
@@ -234,8 +237,8 @@ def compare_sets(reference: dict[str, np.ndarray], generated: dict[str, np.ndarr
                  "generated_mean": _round(b.mean()) if len(b) else None,
                  "generated_std": _round(b.std()) if len(b) else None}
         if len(a) < 2 or len(b) < 2:
-            report[name] = {**entry, "oa": None, "kl": None, "oa_reference": None,
-                            "kl_reference": None}
+            report[name] = {**entry, **dict.fromkeys(
+                ("oa", "kl", "oa_generated", "kl_generated", "oa_reference", "kl_reference"))}
             continue
         intra_ref, intra_gen = intra_distances(a, rng), intra_distances(b, rng)
         inter = inter_distances(a, b, rng)
@@ -243,10 +246,11 @@ def compare_sets(reference: dict[str, np.ndarray], generated: dict[str, np.ndarr
                          ("inter", inter)):
             entry[f"{label}_mean"], entry[f"{label}_std"] = _round(d.mean()), _round(d.std())
         d_ref, d_gen, d_inter = densities([intra_ref, intra_gen, inter])
-        entry["oa"] = _round(overlap_area(d_gen, d_inter))
-        entry["kl"] = _round(kl_divergence(d_gen, d_inter))
-        entry["oa_reference"] = _round(overlap_area(d_ref, d_inter))
-        entry["kl_reference"] = _round(kl_divergence(d_ref, d_inter))
+        oa = {"generated": overlap_area(d_gen, d_inter), "reference": overlap_area(d_ref, d_inter)}
+        kl = {"generated": kl_divergence(d_gen, d_inter), "reference": kl_divergence(d_ref, d_inter)}
+        entry["oa"], entry["kl"] = _round(np.mean(list(oa.values()))), _round(np.mean(list(kl.values())))
+        for role in ("generated", "reference"):
+            entry[f"oa_{role}"], entry[f"kl_{role}"] = _round(oa[role]), _round(kl[role])
         report[name] = entry
         curves[name] = {"intra_reference": d_ref, "intra_generated": d_gen, "inter": d_inter}
     scored = [r for r in report.values() if r["oa"] is not None]
