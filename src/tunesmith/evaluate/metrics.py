@@ -181,20 +181,21 @@ def _bandwidth(samples: np.ndarray, floor: float) -> float:
 
 
 def densities(samples: Sequence[np.ndarray], points: int = 512) -> list[Density]:
-    """Kernel density estimates of several distance sets on one shared grid that covers
-    all of them with three bandwidths to spare on each side."""
+    """Kernel density estimates of several sets of distances on one shared grid from 0
+    to three bandwidths past the largest distance. Distances are never negative, so
+    each kernel is reflected at 0 (the mass a plain kernel would put below 0 stays
+    above it, and each density integrates to 1 on the grid)."""
     pooled = np.concatenate(samples)
-    spread = float(pooled.max() - pooled.min())
-    floor = 0.01 * max(spread, float(np.abs(pooled).max()), 1e-9)
+    floor = 0.01 * max(float(pooled.max()), 1e-9)
     widths = [_bandwidth(s, floor) for s in samples]
-    pad = 3 * max(widths)
-    grid = np.linspace(pooled.min() - pad, pooled.max() + pad, points)
+    grid = np.linspace(0.0, pooled.max() + 3 * max(widths), points)
     out = []
     for s, h in zip(samples, widths):
         values = np.zeros(points)
         for chunk in np.array_split(s, max(1, len(s) // 4096)):
-            z = (grid[:, None] - chunk[None, :]) / h
-            values += np.exp(-0.5 * z * z).sum(axis=1)
+            for mirrored in (chunk, -chunk):
+                z = (grid[:, None] - mirrored[None, :]) / h
+                values += np.exp(-0.5 * z * z).sum(axis=1)
         out.append(Density(grid, values / (len(s) * h * np.sqrt(2 * np.pi))))
     return out
 

@@ -43,8 +43,9 @@ def plot_distributions(comparison: dict, path: str | os.PathLike, overwrite: boo
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if handles:
+    drawn = [ax for ax in axes.flat if ax.get_lines()]
+    if drawn:
+        handles, labels = drawn[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9)
     mean = comparison.get("mean_oa")
     heading = title or "Distances between pieces (Yang and Lerch, 2018)"
