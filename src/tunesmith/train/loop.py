@@ -238,7 +238,8 @@ class _Run:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         model_dir = self._export() if self.info.is_main else None
-        self._plot()
+        if not t.eval_every:  # otherwise drawn by the evaluation at the last step
+            self._plot()
         return TrainResult(self.run_dir, t.steps, loss, self.val_loss, model_dir=model_dir)
 
     def _lr(self, step: int) -> float:
