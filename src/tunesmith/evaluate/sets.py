@@ -46,16 +46,21 @@ def music_files(folder: str | os.PathLike) -> list[Path]:
                   and p.suffix.lower() in READABLE_SUFFIXES)
 
 
-def prepared_pieces(data_dir: str | os.PathLike, split: str) -> Iterator[tuple[str, Score, dict]]:
-    """``(name, score, record)`` of every piece of a prepared corpus's split, decoded
-    with the corpus's tokenizer; ``record`` is the piece's line of ``pieces.jsonl``."""
+def prepared_pieces(data_dir: str | os.PathLike, split: str, limit: int | None = None,
+                    seed: int = 0) -> Iterator[tuple[str, Score, dict]]:
+    """``(name, score, record)`` of every piece of a prepared corpus's split (or of
+    ``limit`` pieces drawn at random with ``seed``), decoded with the corpus's
+    tokenizer; ``record`` is the piece's line of ``pieces.jsonl``."""
     import json
 
     from ..data import TokenWindows
 
     windows = TokenWindows(data_dir, split, context_length=2)
     lines = (Path(data_dir) / split / "pieces.jsonl").read_text(encoding="utf-8").splitlines()
-    for i in range(windows.num_pieces):
+    chosen = range(windows.num_pieces)
+    if limit is not None and windows.num_pieces > limit:
+        chosen = sorted(np.random.default_rng(seed).choice(windows.num_pieces, limit, replace=False))
+    for i in chosen:
         record = json.loads(lines[i]) if i < len(lines) else {}
         name = record.get("path", f"{split}-{i}")
         if record.get("piece"):
@@ -75,12 +80,9 @@ def load_set(source: str | os.PathLike, split: str = "test", limit: int | None =
     """
     source = os.fspath(source)
     out = PieceSet(source)
-    rng = np.random.default_rng(seed)
     if is_prepared_corpus(source):
-        items = list(prepared_pieces(source, split))
-        if limit is not None and len(items) > limit:
-            items = [items[i] for i in sorted(rng.choice(len(items), limit, replace=False))]
-        for name, score, _ in items:
+        items = prepared_pieces(source, split, limit, seed)
+        for name, score, _ in (progress(items) if progress else items):
             if score.note_count():
                 out.names.append(name)
                 out.scores.append(score)
@@ -89,7 +91,8 @@ def load_set(source: str | os.PathLike, split: str = "test", limit: int | None =
 
     files = music_files(source)
     if limit is not None and len(files) > limit:
-        files = [files[i] for i in sorted(rng.choice(len(files), limit, replace=False))]
+        picked = np.random.default_rng(seed).choice(len(files), limit, replace=False)
+        files = [files[i] for i in sorted(picked)]
     root = Path(source)
     for path in (progress(files) if progress else files):
         name = path.name if path == root else path.relative_to(root).as_posix()
