@@ -41,3 +41,29 @@ def prepared_corpus(tmp_path_factory) -> Path:
     manifest = prepare(config, out, progress=False)
     assert all(s["pieces"] for s in manifest["counts"]["splits"].values()), manifest["counts"]
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(prepared_corpus, tmp_path_factory):
+    """A tiny model trained for a few seconds on the tiny corpus, as a model folder
+    (model, tokenizer): enough to sample from, far from musical."""
+    import torch
+
+    from tunesmith.model_folder import load_model_folder
+    from tunesmith.train.config import TrainConfig
+    from tunesmith.train.loop import train
+
+    config = TrainConfig.from_dict({
+        "model": {"preset": "tiny", "context_length": 1024},
+        "data": {"transpose": [-2, 2], "infill_fraction": 0.3},
+        "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 5, "weight_decay": 0.0},
+        "train": {"steps": 40, "batch_size": 4, "seed": 0, "device": "cpu", "eval_every": 40,
+                  "eval_batches": 1, "checkpoint_every": 40, "keep_checkpoints": 1, "log_every": 20},
+    })
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train(config, tmp_path_factory.mktemp("tiny_run"), data_dir=prepared_corpus, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return load_model_folder(result.model_dir)

@@ -257,9 +257,9 @@ class Score:
 
     def bar_starts(self, until_tick: int | None = None) -> np.ndarray:
         """Tick of every bar start up to and including the bar that holds ``until_tick``
-        (default: the end of the last note). Meter changes that fall inside a bar start
-        a new bar there, as MIDI players do."""
-        end = self.end_tick() if until_tick is None else int(until_tick)
+        (default: the last tick a note sounds). Meter changes that fall inside a bar
+        start a new bar there, as MIDI players do."""
+        end = max(self.end_tick() - 1, 0) if until_tick is None else int(until_tick)
         sigs = self.meter_map()
         starts = []
         for i, (tick, num, den) in enumerate(sigs.tolist()):

@@ -193,14 +193,16 @@ class Tokenizer:
         mid_end = int(bars[last_bar + 1]) if last_bar + 1 < len(bars) else end
         suffix = ids[mid_end:end]
         if len(suffix):
-            suffix = self._restate_bar_state(ids[:mid_end], ids[mid_start:mid_end], suffix)
+            suffix = self.restate_bar_state(ids[:mid_end], ids[mid_start:mid_end], suffix)
         parts = [ids[:mid_start], [self.vocab.id(T.FILL_HOLE)], suffix,
                  [self.vocab.id(T.FILL_START)], ids[mid_start:mid_end], [self.vocab.id(T.FILL_END)]]
         if len(eos):
             parts.append([self.eos_id])
         return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
 
-    def _restate_bar_state(self, before, middle, suffix) -> np.ndarray:
+    def restate_bar_state(self, before, middle, suffix) -> np.ndarray:
+        """``suffix`` (starting at a Bar) with the meter and key in force at its start
+        restated, when ``middle`` (the bars removed before it) changed them."""
         types = self.vocab.type_of
         first_bar_end = np.flatnonzero(types[suffix[1:]] == T.BAR)
         first_bar_end = int(first_bar_end[0]) + 1 if len(first_bar_end) else len(suffix)

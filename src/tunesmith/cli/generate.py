@@ -1,0 +1,131 @@
+"""`tunesmith generate`: drafts from a model under a request's constraints.
+
+Each kept draft is written as ``<out>/draft-s<SEED>.<format>`` for each ``--format``
+and ``draft-s<SEED>.json`` holding the full request, the seed, the model's id and the
+draft's score, so ``--seed SEED --num-samples 1`` with the same request reproduces it.
+Nothing is overwritten unless ``--overwrite`` is given.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_FORMATS = "mid"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "generate", help="draft music with a model (new, continued or infilled)",
+        description="Draft music under constraints: bars, key, meter, tempo, instruments, "
+                    "range, polyphony and density are guaranteed, not hoped for.")
+    p.add_argument("--model", help="a model folder (default: the shipped default model)")
+    p.add_argument("--prompt", metavar="FILE", help="a MIDI/MusicXML/ABC file to continue or infill")
+    p.add_argument("--infill", metavar="A-B", help="regenerate bars A to B of the prompt (from 1, inclusive)")
+    p.add_argument("--infill-track", metavar="PROGRAM",
+                   help="write a part for this instrument (e.g. 'acoustic bass') against the prompt")
+    p.add_argument("--bars", type=int, default=8, help="bars to write (default 8; after the prompt when continuing)")
+    p.add_argument("--key", help='key and mode, e.g. "D dorian", "F# minor"')
+    p.add_argument("--time-signature", help="meter, e.g. 3/4")
+    p.add_argument("--tempo", type=float, help="quarter notes per minute")
+    p.add_argument("--program", action="append", default=[], metavar="NAME",
+                   help="instrument of a track, GM name or number; repeat for several tracks")
+    p.add_argument("--range", dest="pitch_range", metavar="LOW-HIGH", help="pitch range, e.g. C4-C6")
+    p.add_argument("--chromatic", action="store_true",
+                   help="with --key, allow out-of-scale passing notes (at most an eighth long)")
+    p.add_argument("--max-polyphony", type=int, help="most notes sounding at once")
+    p.add_argument("--notes-per-bar", metavar="MIN-MAX", help="notes per bar, all tracks together")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0, help="0 = off")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus mass; 1 = off")
+    p.add_argument("--min-p", type=float, default=0.0, help="0 = off")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="on recent pitches; 1 = off")
+    p.add_argument("--seed", type=int, default=0, help="draft i uses seed SEED+i")
+    p.add_argument("--num-samples", type=int, default=1, help="drafts to write")
+    p.add_argument("--keep", type=int, help="keep the K best by mean log-likelihood, near-duplicates removed")
+    p.add_argument("--format", default=DEFAULT_FORMATS, help="comma list of mid,musicxml,wav,flac,png")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    p.add_argument("--json", action="store_true", help="print one JSON line per draft")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run)
+
+
+def _notes_per_bar(text: str | None):
+    if not text:
+        return None
+    from ..errors import RequestError
+
+    parts = text.replace(" ", "").split("-")
+    try:
+        low, high = (int(parts[0]), int(parts[-1]))
+    except ValueError:
+        raise RequestError(f"bad --notes-per-bar {text!r}: use MIN-MAX, e.g. 4-12") from None
+    return low, high
+
+
+def build_request(args):
+    from ..sample import GenerationRequest
+
+    programs = [p.strip() for item in args.program for p in item.split(",") if p.strip()]
+    return GenerationRequest(
+        bars=args.bars, key=args.key, time_signature=args.time_signature, tempo=args.tempo,
+        programs=programs, pitch_range=args.pitch_range, chromatic=args.chromatic,
+        max_polyphony=args.max_polyphony, notes_per_bar=_notes_per_bar(args.notes_per_bar),
+        prompt=args.prompt, infill_bars=args.infill, infill_program=args.infill_track,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
+        repetition_penalty=args.repetition_penalty, seed=args.seed,
+        num_samples=args.num_samples, keep=args.keep)
+
+
+def run(args) -> int:
+    from ..errors import WriteError
+    from ..sample import resolve
+    from ..drafts import load_model, write_draft
+
+    request = build_request(args)
+    resolve(request)  # a malformed request fails before the model loads
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    out = Path(args.out)
+    stems = [f"draft-s{request.seed + i}" for i in range(request.num_samples)]
+    if not args.overwrite:
+        taken = [p for stem in stems for p in out.glob(f"{stem}.*")]
+        if taken:
+            raise WriteError("already exists (use --overwrite, another --seed or another --out)", taken[0])
+    prompt = None
+    if request.prompt:
+        from ..io import read
+
+        prompt = read(request.prompt)
+    model, tokenizer, model_info = load_model(args.model, args.device)
+
+    from ..sample import generate
+
+    bar = _progress(request.num_samples)
+    drafts = generate(model, tokenizer, request, prompt=prompt, progress=bar.update_to if bar else None)
+    if bar:
+        bar.close()
+    for draft in drafts:
+        paths = write_draft(draft, request, model_info, out, formats, overwrite=args.overwrite)
+        if args.json:
+            print(json.dumps({"seed": draft.seed, "files": [str(p) for p in paths],
+                              "mean_log_likelihood": round(draft.mean_log_likelihood, 4),
+                              "bars": int(len(tokenizer.bar_offsets(draft.ids))),
+                              "notes": draft.score.note_count()}))
+        else:
+            print(f"{paths[0]}  (log-likelihood {draft.mean_log_likelihood:.3f}/token, "
+                  f"{draft.score.note_count()} notes)")
+    return 0
+
+
+def _progress(total: int):
+    """A tqdm bar on stderr for long batches (None for a single draft or a non-terminal)."""
+    if total < 8 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        def update_to(self, done):
+            self.update(done - self.n)
+
+    return Bar(total=total, unit="draft", desc="drafting")

@@ -1,0 +1,82 @@
+"""Loading the model a request names, and writing drafts with their provenance.
+
+This sits above the sampler and the renderer (it uses both); the CLI and the Python
+API call it.
+
+A draft's ``.json`` holds everything needed to reproduce and trace it: the request,
+its seed, the model's id (folder name and SHA-256 of its weights), the training
+corpus named in the model's config, and its mean log-likelihood. The same provenance
+goes into the Score's metadata, which the MIDI and MusicXML writers carry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atomic import write_text
+from .errors import ModelError
+from .sample.request import GenerationRequest
+from .sample.sampler import Draft
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+"""The model shipped inside the package (trained by `scripts/train_default.sh`)."""
+
+
+@dataclass
+class ModelInfo:
+    """What a draft records about the model that wrote it."""
+
+    path: str
+    name: str
+    weights_sha256: str
+    corpus: str
+
+
+def load_model(folder: str | None, device: str = "cpu"):
+    """(model, tokenizer, ModelInfo) for ``folder``, or the shipped default model."""
+    from .model_folder import load_model_folder
+
+    path = Path(folder) if folder else DEFAULT_MODEL
+    if folder is None and not (path / "model.safetensors").is_file():
+        raise ModelError("the default model is not installed in this copy of tunesmith; "
+                         "pass --model DIR", path)
+    model, tokenizer = load_model_folder(path, device=device)
+    digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+    corpus = "unknown"
+    card = path / "training.json"
+    if card.is_file():
+        corpus = json.loads(card.read_text()).get("corpus", corpus)
+    return model, tokenizer, ModelInfo(str(path), path.name, digest, corpus)
+
+
+def provenance(draft: Draft, request: GenerationRequest, info: ModelInfo) -> dict:
+    return {
+        "generator": "tunesmith",
+        "model": info.name,
+        "model_path": info.path,
+        "weights_sha256": info.weights_sha256,
+        "training_corpus": info.corpus,
+        "seed": draft.seed,
+        "request": {**request.to_dict(), "seed": draft.seed, "num_samples": 1, "keep": None},
+    }
+
+
+def write_draft(draft: Draft, request: GenerationRequest, info: ModelInfo, out: Path,
+                formats: list[str], overwrite: bool = False) -> list[Path]:
+    """Write the draft in ``formats`` plus its ``.json``; returns the paths written."""
+    from .render import render
+
+    stem = f"draft-s{draft.seed}"
+    record = provenance(draft, request, info)
+    score = draft.score
+    score.metadata["title"] = score.metadata.get("title") or f"tunesmith draft, seed {draft.seed}"
+    score.metadata["provenance"] = json.dumps(record, sort_keys=True)
+    written = render(score, formats, out, stem=stem, overwrite=overwrite)
+    json_path = out / f"{stem}.json"
+    record.update({"mean_log_likelihood": draft.mean_log_likelihood,
+                   "tokens_generated": draft.tokens_generated,
+                   "files": [str(p) for group in written.values() for p in group]})
+    write_text(json_path, json.dumps(record, indent=1), overwrite=overwrite)
+    return [p for group in written.values() for p in group] + [json_path]

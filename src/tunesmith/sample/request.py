@@ -1,0 +1,178 @@
+"""What a composer asks for, checked before any sampling starts.
+
+A `GenerationRequest` is plain data (saved beside every draft so it can be reproduced);
+`parse_*` helpers turn CLI text ("D dorian", "3/4", "C4-C6", "5-8", "flute") into it and
+raise `RequestError` with a one-line reason for anything malformed or impossible.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from ..errors import RequestError
+from ..gm import DRUMS, program_from_name
+from ..score import MODE_INTERVALS, MODES, parse_key
+
+_NOTE_RE = re.compile(r"^([A-Ga-g])([#b]{0,2})(-?\d+)$")
+
+
+def parse_pitch(text: str) -> int:
+    """MIDI pitch of a note name with octave (``C4`` = 60, ``F#5``, ``Bb3``) or a number."""
+    text = text.strip()
+    if text.isdigit():
+        value = int(text)
+    else:
+        match = _NOTE_RE.match(text)
+        if not match:
+            raise RequestError(f"bad pitch {text!r}: use a note name with octave like C4 or F#5, or 0-127")
+        letter, accidental, octave = match.groups()
+        value = ({"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
+                 + accidental.count("#") - accidental.count("b") + 12 * (int(octave) + 1))
+    if not 0 <= value <= 127:
+        raise RequestError(f"pitch {text!r} is outside MIDI 0-127")
+    return value
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``"C4-C6"`` -> (60, 84), inclusive."""
+    parts = re.split(r"\s*(?:-|\.\.|:)\s*(?=[A-Ga-g0-9])", text.strip(), maxsplit=1)
+    if len(parts) != 2:
+        raise RequestError(f"bad range {text!r}: use LOW-HIGH, e.g. C4-C6")
+    low, high = parse_pitch(parts[0]), parse_pitch(parts[1])
+    if low > high:
+        raise RequestError(f"range {text!r} is empty: its low note is above its high note")
+    return low, high
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", text)
+    if not match:
+        raise RequestError(f"bad time signature {text!r}: use N/D, e.g. 3/4")
+    numerator, denominator = int(match.group(1)), int(match.group(2))
+    if numerator < 1 or denominator not in (1, 2, 4, 8, 16, 32):
+        raise RequestError(f"time signature {text!r} is not a meter")
+    return numerator, denominator
+
+
+def parse_bar_span(text: str) -> tuple[int, int]:
+    """``"5-8"`` -> (5, 8): bars counted from 1, both included."""
+    match = re.match(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$", text)
+    if not match:
+        raise RequestError(f"bad bar span {text!r}: use FIRST-LAST, e.g. 5-8 (bars from 1)")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if first < 1 or last < first:
+        raise RequestError(f"bad bar span {text!r}: bars count from 1 and FIRST <= LAST")
+    return first, last
+
+
+@dataclass
+class GenerationRequest:
+    """One request; every field is optional except what the mode needs.
+
+    bars: bars to write (new bars after a prompt; ignored for infilling).
+    key: "D dorian"; scale-only pitches unless ``chromatic`` (then out-of-scale notes
+        are allowed as short passing notes, at most an eighth long).
+    time_signature, tempo (quarters per minute), programs (GM names or numbers, one per
+        track), pitch_range (MIDI, inclusive, pitched tracks only), max_polyphony (notes
+        sounding at once), notes_per_bar (min, max per bar over all tracks).
+    prompt: a file to continue, or to infill with ``infill_bars`` (from 1, inclusive) or
+        ``infill_program`` (a track of that instrument is written against the others).
+    Sampling: temperature, top_k (0 = off), top_p (1 = off), min_p (0 = off),
+        repetition_penalty on recently used pitches (1 = off); seed, num_samples, keep.
+    """
+
+    bars: int = 8
+    key: str | None = None
+    time_signature: str | None = None
+    tempo: float | None = None
+    programs: list[str] = field(default_factory=list)
+    pitch_range: str | None = None
+    chromatic: bool = False
+    max_polyphony: int | None = None
+    notes_per_bar: tuple[int, int] | None = None
+    prompt: str | None = None
+    infill_bars: str | None = None
+    infill_program: str | None = None
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    seed: int = 0
+    num_samples: int = 1
+    keep: int | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["notes_per_bar"] = list(self.notes_per_bar) if self.notes_per_bar else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GenerationRequest":
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise RequestError(f"unknown request fields: {', '.join(sorted(unknown))}")
+        request = cls(**data)
+        if request.notes_per_bar is not None:
+            request.notes_per_bar = tuple(request.notes_per_bar)
+        return request
+
+
+@dataclass
+class ResolvedRequest:
+    """A request checked and turned into numbers the sampler uses directly."""
+
+    request: GenerationRequest
+    key: tuple[int, int] | None          # tonic pitch class, mode index
+    scale: tuple[int, ...] | None        # allowed pitch classes
+    meter: tuple[int, int] | None
+    programs: list[int]                  # GM programs, 128 = drums
+    pitch_range: tuple[int, int] | None
+    infill_bars: tuple[int, int] | None  # from 0, inclusive
+
+
+def resolve(request: GenerationRequest) -> ResolvedRequest:
+    """Check every field; raise `RequestError` (one line) for the first problem."""
+    r = request
+    if r.infill_bars and r.infill_program:
+        raise RequestError("choose bar infilling or track infilling, not both")
+    if (r.infill_bars or r.infill_program) and not r.prompt:
+        raise RequestError("infilling needs a prompt file to fill in")
+    if not r.infill_bars and not r.infill_program and not 1 <= r.bars <= 256:
+        raise RequestError(f"bars must be 1-256, not {r.bars}")
+    key = parse_key(r.key) if r.key else None
+    scale = None
+    if key:
+        scale = tuple(sorted((key[0] + i) % 12 for i in MODE_INTERVALS[MODES[key[1]]]))
+    meter = parse_time_signature(r.time_signature) if r.time_signature else None
+    if r.tempo is not None and not 20 <= r.tempo <= 400:
+        raise RequestError(f"tempo {r.tempo} is outside 20-400 quarters per minute")
+    programs = [program_from_name(str(p)) for p in r.programs]
+    pitch_range = parse_range(r.pitch_range) if r.pitch_range else None
+    if pitch_range and scale and not r.chromatic:
+        in_scale = [p for p in range(pitch_range[0], pitch_range[1] + 1) if p % 12 in scale]
+        if not in_scale:
+            raise RequestError(f"range {r.pitch_range} holds no note of {r.key}")
+    if r.max_polyphony is not None and r.max_polyphony < 1:
+        raise RequestError("max polyphony must be at least 1")
+    if r.notes_per_bar is not None:
+        low, high = r.notes_per_bar
+        if low < 0 or high < max(low, 1):
+            raise RequestError(f"notes per bar {low}-{high} is not a range of at least one note")
+        if r.max_polyphony is not None and low > r.max_polyphony * 96:
+            raise RequestError("notes per bar cannot fit under the polyphony limit")
+    if r.temperature <= 0:
+        raise RequestError("temperature must be above 0")
+    if not 0 < r.top_p <= 1 or not 0 <= r.min_p < 1 or r.top_k < 0 or r.repetition_penalty < 1:
+        raise RequestError("sampling needs 0 < top_p <= 1, 0 <= min_p < 1, top_k >= 0 and "
+                           "repetition_penalty >= 1")
+    if r.num_samples < 1 or (r.keep is not None and not 1 <= r.keep <= r.num_samples):
+        raise RequestError("num_samples must be at least 1 and keep between 1 and num_samples")
+    if any(p == DRUMS for p in programs) and len(programs) == 1 and (pitch_range or key):
+        pass  # drums ignore key and range: allowed, nothing to check
+    infill = None
+    if r.infill_bars:
+        first, last = parse_bar_span(r.infill_bars)
+        infill = (first - 1, last - 1)
+    return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill)

@@ -1,0 +1,312 @@
+"""Grammar- and constraint-masked sampling of drafts from a model, batched with a KV cache.
+
+Every draft row gets its own seed (``request.seed + index``) and its random numbers come
+from a counter-based hash of (seed, step, token), so a draft depends only on its seed,
+the request and the model, not on which other drafts share its batch, and reruns give
+the same notes on the same device. Sampling is Gumbel-max over the filtered logits
+(temperature, top-k, top-p, min-p, a repetition penalty on recent pitches), which draws
+exactly from the filtered softmax.
+
+Drafts are ranked by the model's own mean log-likelihood of the tokens it wrote (higher
+is more typical of the training music); near-duplicates (>= 90% of notes shared) are
+dropped before the best ``keep`` are returned.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import RequestError
+from ..gm import DRUMS, program_from_name
+from ..score import NOTE_DTYPE, Score, Track
+from ..tokenizer import T, Tokenizer
+from ..tokenizer.encode import assign_slots, encode_score
+from .constraints import ConstrainedState
+from .request import GenerationRequest, ResolvedRequest, resolve
+
+MAX_BATCH = 64
+"""Drafts generated together in one forward pass."""
+
+_GOLDEN = -7046029254386353131   # 0x9E3779B97F4A7C15 as a signed 64-bit integer
+_MIX1 = -4658895280553007687     # 0xBF58476D1CE4E5B9
+_MIX2 = -7723592293110705685     # 0x94D049BB133111EB
+
+
+def _shift_right(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Logical right shift of int64 values (torch's ``>>`` is arithmetic)."""
+    return (x >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def uniform_noise(seeds: torch.Tensor, step: int, vocab_size: int) -> torch.Tensor:
+    """(batch, vocab) uniforms in (0, 1) from splitmix64 of (seed, step, token)."""
+    tokens = torch.arange(vocab_size, device=seeds.device, dtype=torch.int64)
+    x = seeds[:, None] * _GOLDEN + (step * vocab_size + tokens)[None, :]
+    x = x + _GOLDEN
+    x = (x ^ _shift_right(x, 30)) * _MIX1
+    x = (x ^ _shift_right(x, 27)) * _MIX2
+    x = x ^ _shift_right(x, 31)
+    return (_shift_right(x, 11).double() + 0.5) / float(1 << 53)
+
+
+def filter_logits(logits: torch.Tensor, mask: torch.Tensor, request: GenerationRequest,
+                  recent_pitch: torch.Tensor | None) -> torch.Tensor:
+    """Apply repetition penalty, temperature, the mask, top-k, top-p and min-p."""
+    logits = logits.float()
+    if recent_pitch is not None and request.repetition_penalty > 1:
+        penalty = request.repetition_penalty
+        logits = torch.where(recent_pitch, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+    logits = logits / request.temperature
+    logits = logits.masked_fill(~mask, float("-inf"))
+    if request.top_k:
+        kth = torch.topk(logits, min(request.top_k, logits.shape[-1])).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = logits.softmax(-1)
+    if request.top_p < 1:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        outside = sorted_probs.cumsum(-1) - sorted_probs > request.top_p  # keep the token that crosses p
+        drop = torch.zeros_like(outside).scatter(-1, order, outside)
+        logits = logits.masked_fill(drop, float("-inf"))
+    if request.min_p > 0:
+        logits = logits.masked_fill(probs < request.min_p * probs.max(-1, keepdim=True).values, float("-inf"))
+    return logits
+
+
+@dataclass
+class Draft:
+    """One generated piece: its seed, its tokens (normal order), its Score and its score."""
+
+    index: int
+    seed: int
+    ids: np.ndarray
+    score: Score
+    mean_log_likelihood: float
+    tokens_generated: int
+
+
+@dataclass
+class _Plan:
+    """What to force, how many bars to write, and how to put the result together."""
+
+    prefix: np.ndarray              # forced tokens, identical for every row
+    target_bars: int
+    fill_origin: int = 0            # grid units where infilled bars start
+    original: np.ndarray | None = None
+    span: tuple[int, int] | None = None
+    mode: str = "new"               # new | continue | infill_bars | infill_track
+
+
+def _prompt_ids(tok: Tokenizer, prompt: Score, extra_program: int | None = None) -> tuple[np.ndarray, int | None]:
+    """Encode a prompt; with ``extra_program``, make sure a slot of that instrument exists
+    (an empty one is added when the prompt has none) and return its slot."""
+    slots = assign_slots(prompt, tok.config.max_tracks)
+    if extra_program is None:
+        return encode_score(tok.vocab, prompt, slots=slots), None
+    codes = [code for code, _ in slots]
+    if extra_program in codes:
+        return encode_score(tok.vocab, prompt, slots=slots), codes.index(extra_program)
+    if len(slots) >= tok.config.max_tracks:
+        raise RequestError(f"the prompt already uses all {tok.config.max_tracks} track slots")
+    score = prompt.copy()
+    score.tracks.append(Track(name="new", program=0 if extra_program == DRUMS else extra_program,
+                              is_drum=extra_program == DRUMS, notes=np.zeros(0, dtype=NOTE_DTYPE)))
+    slots = slots + [(extra_program, [len(score.tracks) - 1])]
+    return encode_score(tok.vocab, score, slots=slots), len(slots) - 1
+
+
+def _window_for_span(tok: Tokenizer, ids: np.ndarray, first: int, last: int, budget: int) -> tuple[np.ndarray, int]:
+    """The widest window of bars around ``first..last`` whose tokens fit in ``budget``;
+    returns the window (with its header) and the index of its first bar."""
+    bars = tok.bar_offsets(ids)
+    end = int(np.flatnonzero(ids == tok.eos_id)[0]) if (ids == tok.eos_id).any() else len(ids)
+    lo, hi = first, last
+
+    def size(lo, hi):
+        stop = int(bars[hi + 1]) if hi + 1 < len(bars) else end
+        return len(tok.header_at(ids, int(bars[lo]))) + stop - int(bars[lo]) + 3
+
+    if size(lo, hi) > budget:
+        raise RequestError("the bars to fill hold more tokens than the model's context")
+    grew = True
+    while grew:
+        grew = False
+        if lo > 0 and size(lo - 1, hi) <= budget:
+            lo, grew = lo - 1, True
+        if hi + 1 < len(bars) and size(lo, hi + 1) <= budget:
+            hi, grew = hi + 1, True
+    stop = int(bars[hi + 1]) if hi + 1 < len(bars) else end
+    window = np.concatenate([tok.header_at(ids, int(bars[lo])), ids[int(bars[lo]):stop], [tok.eos_id]])
+    return window, lo
+
+
+def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, context_length: int) -> _Plan:
+    """Turn a request (and its prompt) into forced tokens and a bar target."""
+    request = resolved.request
+    reserve = request.bars * 8 + 16  # room to write, in tokens, before the context is full
+    if prompt is None:
+        return _Plan(prefix=np.array([tok.bos_id]), target_bars=request.bars)
+    if resolved.infill_bars is not None:
+        ids, _ = _prompt_ids(tok, prompt)
+        n_bars = len(tok.bar_offsets(ids))
+        first, last = resolved.infill_bars
+        if last >= n_bars:
+            raise RequestError(f"bars {first + 1}-{last + 1} are not inside the prompt's {n_bars} bars")
+        fill_bars = last - first + 1
+        window, lo = _window_for_span(tok, ids, first, last, context_length - fill_bars * 8)
+        rearranged = tok.infill_bars(window, first - lo, last - lo)
+        cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
+        units_per_tick = tok.config.positions_per_quarter / 480
+        longest_bar = tok.vocab.meter_units.max() / units_per_tick
+        bar_ticks = tok.decode(window).bar_starts(until_tick=int(longest_bar * (first - lo + 1)))
+        origin = bar_ticks[first - lo] * units_per_tick
+        return _Plan(prefix=rearranged[:cut], target_bars=fill_bars, fill_origin=int(origin),
+                     original=ids, span=(first, last), mode="infill_bars")
+    if resolved.request.infill_program is not None:
+        program = program_from_name(resolved.request.infill_program)
+        ids, slot = _prompt_ids(tok, prompt, extra_program=program)
+        rearranged = tok.infill_track(ids, slot)
+        cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
+        n_bars = len(tok.bar_offsets(ids))
+        if cut + n_bars * 6 > context_length:
+            raise RequestError(f"the prompt is too long for track infilling ({cut} tokens; "
+                               f"the model reads {context_length})")
+        return _Plan(prefix=rearranged[:cut], target_bars=n_bars, original=ids, mode="infill_track")
+    ids, _ = _prompt_ids(tok, prompt)
+    body = ids[:-1]  # drop EOS: the prompt goes on
+    if len(body) + reserve > context_length:
+        bars = tok.bar_offsets(body)
+        keep_from = next((int(b) for b in bars if len(body) - b + 64 + reserve <= context_length), None)
+        if keep_from is None:
+            raise RequestError("the prompt's last bar alone fills the model's context")
+        window = np.concatenate([tok.header_at(body, keep_from), body[keep_from:]])
+        return _Plan(prefix=window, target_bars=request.bars, original=body, mode="continue")
+    return _Plan(prefix=body, target_bars=request.bars, original=body, mode="continue")
+
+
+def _assemble(tok: Tokenizer, p: _Plan, generated: list[int]) -> np.ndarray:
+    """The draft's whole sequence in normal order."""
+    gen = np.asarray(generated, dtype=np.int64)
+    if p.mode == "new":
+        return np.concatenate([p.prefix, gen])
+    if p.mode == "continue":
+        return np.concatenate([p.original, gen])
+    if p.mode == "infill_track":
+        return np.concatenate([p.prefix, gen])
+    # infill_bars: the generated bars replace bars first..last of the original
+    fill_end = tok.vocab.id(T.FILL_END)
+    middle = gen[: int(np.flatnonzero(gen == fill_end)[0])] if (gen == fill_end).any() else gen
+    bars = tok.bar_offsets(p.original)
+    first, last = p.span
+    end = int(np.flatnonzero(p.original == tok.eos_id)[0])
+    mid_end = int(bars[last + 1]) if last + 1 < len(bars) else end
+    suffix = p.original[mid_end:end]
+    if len(suffix):
+        suffix = tok.restate_bar_state(p.original[:mid_end], p.original[int(bars[first]):mid_end], suffix)
+    return np.concatenate([p.original[: int(bars[first])], middle, suffix, [tok.eos_id]])
+
+
+def _note_set(score: Score) -> set:
+    return {(t.program, t.is_drum, int(n["pitch"]), int(n["onset"])) for t in score.tracks for n in t.notes}
+
+
+def rank(drafts: list[Draft], keep: int | None) -> list[Draft]:
+    """With ``keep``: the best mean log-likelihood first, near-duplicates (Jaccard >= 0.9
+    of notes) dropped. Without: every draft, in seed order."""
+    if keep is None:
+        return drafts
+    ordered = sorted(drafts, key=lambda d: -d.mean_log_likelihood)
+    chosen, seen = [], []
+    for draft in ordered:
+        notes = _note_set(draft.score)
+        if any(len(notes & other) >= 0.9 * max(len(notes | other), 1) for other in seen):
+            continue
+        chosen.append(draft)
+        seen.append(notes)
+        if len(chosen) == keep:
+            break
+    return chosen
+
+
+@torch.inference_mode()
+def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Score | None = None,
+             progress=None) -> list[Draft]:
+    """Draft ``request.num_samples`` pieces and return the ``keep`` best (all if unset).
+
+    ``prompt`` is the Score to continue or infill (the CLI reads ``request.prompt``).
+    ``progress``, if given, is called with the number of drafts finished so far.
+    """
+    resolved = resolve(request)
+    model.eval()
+    p = plan(tokenizer, resolved, prompt, model.config.context_length)
+    drafts = []
+    for start in range(0, request.num_samples, MAX_BATCH):
+        count = min(MAX_BATCH, request.num_samples - start)
+        drafts += _generate_batch(model, tokenizer, resolved, p, start, count)
+        if progress:
+            progress(len(drafts))
+    return rank(drafts, request.keep)
+
+
+def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, start: int,
+                    count: int) -> list[Draft]:
+    request = resolved.request
+    device = model.embed.weight.device
+    vocab = tok.vocab
+    state = ConstrainedState(tok, resolved, count, p.target_bars)
+    state.fill_origin[:] = p.fill_origin
+    for token in p.prefix.tolist():
+        state.advance(np.full(count, token))
+    if p.mode in ("infill_bars", "infill_track"):
+        state.body_forbids_meter_and_key()
+    state.release()
+    # room for the bars asked (a dense bar of piano can take ~100 tokens), within the context
+    max_length = min(model.config.context_length, len(p.prefix) + max(96 * p.target_bars, 256))
+    budget = max_length - len(p.prefix)
+    prefix = torch.as_tensor(p.prefix, device=device).repeat(count, 1)
+    logits, cache = model.prefill(prefix, max_length=max_length)
+    seeds = torch.arange(start, start + count, device=device, dtype=torch.int64) + request.seed
+    pitch_span = vocab.span(T.PITCH)
+    generated = [[] for _ in range(count)]
+    log_likelihood = np.zeros(count)
+    done = np.zeros(count, dtype=bool)
+    finished_kind = vocab.id(T.FILL_END) if p.mode != "new" and p.mode != "continue" else tok.eos_id
+    recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
+    history = []
+    for step in range(budget):
+        mask = state.allowed(tokens_left=budget - step)
+        mask[done] = False
+        mask[done, tok.pad_id] = True
+        mask_t = torch.as_tensor(mask, device=device)
+        filtered = filter_logits(logits, mask_t, request, recent if request.repetition_penalty > 1 else None)
+        noise = uniform_noise(seeds, step, vocab.size)
+        gumbel = -torch.log(-torch.log(noise)).to(filtered.dtype)
+        choice = (filtered + gumbel).argmax(-1)
+        log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
+        chosen = choice.cpu().numpy()
+        live = ~done
+        log_likelihood[live] += log_probs.cpu().numpy()[live]
+        for row in np.flatnonzero(live):
+            generated[row].append(int(chosen[row]))
+        state.advance(chosen)
+        done |= chosen == finished_kind
+        if request.repetition_penalty > 1:
+            history.append(choice)
+            recent.zero_()
+            window = torch.stack(history[-32:], 1)
+            recent.scatter_(1, window, True)
+            recent[:, : pitch_span.start] = False
+            recent[:, pitch_span.stop:] = False
+        if done.all() or step + 1 == budget:
+            break
+        logits = model.step(choice, cache)
+    drafts = []
+    for row in range(count):
+        gen = generated[row]
+        if p.mode == "infill_track" and gen and gen[-1] == vocab.id(T.FILL_END):
+            gen = gen + [tok.eos_id]
+        ids = _assemble(tok, p, gen)
+        drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids,
+                            score=tok.decode(ids), mean_log_likelihood=float(log_likelihood[row] / max(len(gen), 1)),
+                            tokens_generated=len(gen)))
+    return drafts

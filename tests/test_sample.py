@@ -1,0 +1,235 @@
+"""The sampler honours every constraint by construction, over many seeds.
+
+Drafts come from a tiny model trained for seconds (the `tiny_model` fixture): the music
+is poor, which is the point: the constraints must hold whatever the model prefers.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import tunesmith
+from tunesmith.cli import main
+from tunesmith.errors import RequestError
+from tunesmith.model_folder import save_model_folder
+from tunesmith.sample import GenerationRequest, generate
+from tunesmith.score import MODE_INTERVALS, parse_key
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models sample fastest on one thread (and do not fight the other tests)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def bar_ticks(score):
+    meter = score.meter_map()[0]
+    return int(meter["numerator"]) * 4 * score.ticks_per_quarter // int(meter["denominator"])
+
+
+def test_every_constraint_holds_over_many_seeds(tiny_model):
+    model, tok = tiny_model
+    request = GenerationRequest(bars=4, key="D dorian", time_signature="3/4", tempo=96,
+                                programs=["flute", "acoustic bass"], pitch_range="C3-C6",
+                                num_samples=12, seed=7)
+    drafts = generate(model, tok, request)
+    assert len(drafts) == 12
+    tonic, mode = parse_key("D dorian")
+    scale = {(tonic + i) % 12 for i in MODE_INTERVALS["dorian"]}
+    for draft in drafts:
+        tok.validate(draft.ids)
+        score = draft.score
+        assert len(tok.bar_offsets(draft.ids)) == 4
+        assert [tuple(m) for m in score.meter_map()[["numerator", "denominator"]].tolist()] == [(3, 4)]
+        assert len(score.tempos) == 1 and abs(score.tempos["qpm"][0] / 96 - 1) < 0.02
+        assert score.key_signatures[["tonic", "mode"]].tolist() == [(tonic, mode)]
+        assert [t.program for t in score.tracks] == [73, 32]
+        assert score.end_tick() <= 4 * bar_ticks(score)  # nothing rings past the last bar
+        for track in score.tracks:
+            pitches = track.notes["pitch"]
+            assert ((pitches >= 48) & (pitches <= 84)).all()
+            assert set((pitches % 12).tolist()) <= scale
+
+
+def test_chromatic_passing_notes_are_short(tiny_model):
+    model, tok = tiny_model
+    request = GenerationRequest(bars=4, key="C major", chromatic=True, programs=["piano"],
+                                num_samples=8, seed=3, temperature=1.5, top_p=1.0)
+    for draft in generate(model, tok, request):
+        for track in draft.score.tracks:
+            outside = ~np.isin(track.notes["pitch"] % 12, [0, 2, 4, 5, 7, 9, 11])
+            assert (track.notes["duration"][outside] <= 240).all()  # an eighth at 480 tpq
+
+
+def sounding_at_once(score) -> int:
+    events = []
+    for track in score.tracks:
+        events += [(int(n["onset"]), 1) for n in track.notes]
+        events += [(int(n["onset"] + n["duration"]), -1) for n in track.notes]
+    count = most = 0
+    for _, delta in sorted(events, key=lambda e: (e[0], e[1])):
+        count += delta
+        most = max(most, count)
+    return most
+
+
+def test_polyphony_and_density_limits(tiny_model):
+    model, tok = tiny_model
+    request = GenerationRequest(bars=4, programs=["piano"], max_polyphony=2, notes_per_bar=(2, 6),
+                                num_samples=8, seed=11, temperature=1.3, top_p=1.0)
+    for draft in generate(model, tok, request):
+        score = draft.score
+        assert sounding_at_once(score) <= 2
+        starts = score.bar_starts(until_tick=4 * bar_ticks(score) - 1)
+        onsets = np.concatenate([t.notes["onset"] for t in score.tracks])
+        per_bar = np.bincount(np.searchsorted(starts, onsets, side="right") - 1, minlength=4)
+        assert ((per_bar >= 2) & (per_bar <= 6)).all(), per_bar
+
+
+def test_same_seed_same_notes_and_seeds_differ(tiny_model):
+    model, tok = tiny_model
+    request = GenerationRequest(bars=3, num_samples=3, seed=5)
+    first = generate(model, tok, request)
+    again = generate(model, tok, request)
+    assert [d.ids.tolist() for d in first] == [d.ids.tolist() for d in again]
+    alone = generate(model, tok, GenerationRequest(bars=3, num_samples=1, seed=6))
+    assert alone[0].ids.tolist() == first[1].ids.tolist()  # a draft depends on its seed only
+    assert len({tuple(d.ids.tolist()) for d in first}) > 1
+
+
+def note_rows(score, start=0, stop=None):
+    rows = []
+    for track in score.tracks:
+        for n in track.notes:
+            if n["onset"] >= start and (stop is None or n["onset"] < stop):
+                rows.append((128 if track.is_drum else track.program, int(n["pitch"]), int(n["onset"]),
+                             int(n["duration"])))
+    return sorted(rows)
+
+
+def test_continuation_keeps_the_prompt(tiny_model):
+    model, tok = tiny_model
+    prompt = tunesmith.read(DATA / "bach_bwv66.6.mxl")
+    quantized = tok.decode(tok.encode(prompt))
+    prompt_bars = len(tok.bar_offsets(tok.encode(prompt)))
+    for draft in generate(model, tok, GenerationRequest(bars=2, num_samples=3, seed=1), prompt=prompt):
+        assert len(tok.bar_offsets(draft.ids)) == prompt_bars + 2
+        assert [r for r in note_rows(draft.score) if r in set(note_rows(quantized))] == note_rows(quantized)
+
+
+def test_bar_infilling_leaves_other_bars_identical(tiny_model):
+    model, tok = tiny_model
+    prompt = tunesmith.read(DATA / "bach_bwv66.6.mxl")
+    original = tok.decode(tok.encode(prompt))
+    starts = original.bar_starts()
+    lo, hi = int(starts[2]), int(starts[4])  # bars 3-4, counted from 1
+    for draft in generate(model, tok, GenerationRequest(infill_bars="3-4", prompt="x", num_samples=3, seed=2),
+                          prompt=prompt):
+        tok.validate(draft.ids)
+        score = draft.score
+        assert len(tok.bar_offsets(draft.ids)) == len(starts)
+        assert note_rows(score, 0, lo) == note_rows(original, 0, lo)
+        assert note_rows(score, hi) == note_rows(original, hi)
+        inside = note_rows(score, lo, hi)
+        assert all(r[2] + r[3] <= hi for r in inside)
+
+
+def test_track_infilling_writes_a_new_part_and_keeps_the_others(tiny_model):
+    model, tok = tiny_model
+    prompt = tunesmith.read(DATA / "bach_bwv66.6.mxl")
+    soprano_alto = tunesmith.Score(ticks_per_quarter=prompt.ticks_per_quarter, tracks=prompt.tracks[:2],
+                                   tempos=prompt.tempos, time_signatures=prompt.time_signatures,
+                                   key_signatures=prompt.key_signatures)
+    original = tok.decode(tok.encode(soprano_alto))
+    request = GenerationRequest(infill_program="acoustic bass", prompt="x", num_samples=3, seed=4,
+                                pitch_range="E1-G3")
+    for draft in generate(model, tok, request, prompt=soprano_alto):
+        score = draft.score
+        assert [t.program for t in score.tracks] == [t.program for t in original.tracks] + [32]
+        for before, after in zip(original.tracks, score.tracks):
+            assert note_rows(tunesmith.Score(tracks=[after])) == note_rows(tunesmith.Score(tracks=[before]))
+        bass = score.tracks[-1].notes
+        assert ((bass["pitch"] >= 28) & (bass["pitch"] <= 55)).all()
+        assert score.end_tick() <= original.bar_starts()[-1] + bar_ticks(original)
+
+
+def test_keep_returns_the_best_distinct_drafts(tiny_model):
+    model, tok = tiny_model
+    drafts = generate(model, tok, GenerationRequest(bars=2, num_samples=6, keep=3, seed=0))
+    assert len(drafts) == 3
+    scores = [d.mean_log_likelihood for d in drafts]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("request_kwargs, message", [
+    (dict(key="H lydian"), "unknown key"),
+    (dict(bars=0), "bars must be"),
+    (dict(pitch_range="C4-B3"), "empty"),
+    (dict(key="C major", pitch_range="C#4-C#4"), "holds no note"),
+    (dict(time_signature="3/5"), "not a meter"),
+    (dict(programs=["kazoo-o-phone"]), "unknown instrument"),
+])
+def test_bad_requests_are_refused_before_sampling(tiny_model, request_kwargs, message):
+    model, tok = tiny_model
+    with pytest.raises(RequestError, match=message):
+        generate(model, tok, GenerationRequest(**request_kwargs))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_model, tmp_path_factory):
+    model, tok = tiny_model
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    save_model_folder(folder, model, tok, card={"note": "tiny test model"})
+    return folder
+
+
+def test_cli_writes_drafts_with_their_request_and_reads_back(model_dir, tmp_path, capsys):
+    out = tmp_path / "drafts"
+    code = main(["generate", "--model", str(model_dir), "--bars", "4", "--key", "G mixolydian",
+                 "--time-signature", "6/8", "--tempo", "120", "--program", "violin", "--range", "G3-E6",
+                 "--num-samples", "4", "--keep", "2", "--seed", "40", "--format", "mid,musicxml",
+                 "--out", str(out), "--json"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2
+    for line in lines:
+        midi = next(Path(f) for f in line["files"] if f.endswith(".mid"))
+        score = tunesmith.read(midi)
+        assert [t.program for t in score.tracks if len(t.notes)] == [40]
+        pitches = np.concatenate([t.notes["pitch"] for t in score.tracks])
+        assert pitches.min() >= 55 and pitches.max() <= 88
+        assert set((pitches % 12).tolist()) <= {7, 9, 11, 0, 2, 4, 5}
+        assert [tuple(m) for m in score.meter_map()[["numerator", "denominator"]].tolist()] == [(6, 8)]
+        record = json.loads(midi.with_suffix(".json").read_text())
+        assert record["request"]["seed"] == line["seed"] and record["weights_sha256"]
+        assert midi.with_suffix(".musicxml").exists()
+    # the same command again refuses to overwrite
+    code = main(["generate", "--model", str(model_dir), "--bars", "4", "--num-samples", "4",
+                 "--seed", "40", "--out", str(out)])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--key", "Q minor"], "unknown key"),
+    (["--bars", "0"], "bars must be"),
+    (["--prompt", "tests/data/real-midi/jazz-soft__test-midi-files/test-empty-file.mid"], "empty file"),
+    (["--range", "C4-C4", "--key", "D major"], "holds no note"),
+])
+def test_cli_errors_are_one_line_with_exit_code_2(model_dir, tmp_path, argv, message):
+    result = subprocess.run([sys.executable, "-m", "tunesmith", "generate", "--model", str(model_dir),
+                             "--out", str(tmp_path), *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("tunesmith: error:")
+    assert message in result.stderr
