@@ -59,7 +59,6 @@ def hostile_reader(monkeypatch):
 
 def test_manifest_lists_pieces_duplicates_and_every_bad_file(tmp_path, hostile_reader):
     folder = _corpus(tmp_path)
-    shutil.copy(DATA / "oneills_excerpt.abc", folder)                      # a 4-tune tunebook
     shutil.copy(REAL / GOOD_MIDI[0], folder / "copy_of_mozart.mid")        # a duplicate
     shutil.copy(REAL / "jazz-soft__test-midi-files/test-not-a-midi-file.mid", folder / "text.mid")
     (folder / "empty.mid").write_bytes(b"")
@@ -69,20 +68,20 @@ def test_manifest_lists_pieces_duplicates_and_every_bad_file(tmp_path, hostile_r
     out = tmp_path / "out"
 
     start = time.monotonic()
-    manifest = prepare(PrepareConfig([folder], timeout_s=4), out, progress=False)
+    manifest = prepare(PrepareConfig([folder], timeout_s=3), out, progress=False)
     assert time.monotonic() - start < 60  # the hanging file did not hold the run
 
     counts = manifest["counts"]
-    assert counts["files"] == 12 and counts["files_skipped"] == 4
+    assert counts["files"] == 11 and counts["files_skipped"] == 4
     skipped = {Path(e["path"]).name: e["reason"] for e in manifest["skipped_files"]}
     assert set(skipped) == {"text.mid", "empty.mid", "hang.mid", "crash.mid"}
     assert "MThd" in skipped["text.mid"] and "empty" in skipped["empty.mid"]
-    assert skipped["hang.mid"] == "timed out after 4 s"
+    assert skipped["hang.mid"] == "timed out after 3 s"
     assert "crashed" in skipped["crash.mid"]
     # the copy is dropped, the file that sorts first is kept
     assert [(d["path"], d["same_as"]["path"]) for d in manifest["duplicates"]] == [
         ("corpus/mozart_k265_var1.mid", "corpus/copy_of_mozart.mid")]
-    assert counts["pieces"] == len(GOOD_MIDI) + 4
+    assert counts["pieces"] == len(GOOD_MIDI)
     assert counts["pieces"] == sum(s["pieces"] for s in counts["splits"].values())
 
     # every stored piece is exactly the tokenizer's encoding of what the reader gives
@@ -104,11 +103,15 @@ def test_manifest_lists_pieces_duplicates_and_every_bad_file(tmp_path, hostile_r
             assert meta["bars"] == len(tokenizer.bar_offsets(ids))
             seen += 1
     assert seen == counts["pieces"]
-    tunebook = [json.loads(line) for split in ("train", "val", "test")
-                for line in (out / split / "pieces.jsonl").read_text().splitlines()
-                if "oneills" in line]
-    assert sorted(m["piece"] for m in tunebook) == [0, 1, 2, 3]
-    assert {m["meter"] for m in tunebook} >= {"2/4", "3/4"}
+
+
+def test_a_tunebook_gives_one_piece_per_tune(prepared_corpus):
+    tunes = [json.loads(line) for split in ("train", "val", "test")
+             for line in (prepared_corpus / split / "pieces.jsonl").read_text().splitlines()
+             if "oneills_excerpt.abc" in line]
+    assert sorted(m["piece"] for m in tunes) == [0, 1, 2, 3]
+    assert len({m["hash"] for m in tunes}) == 4 and {m["meter"] for m in tunes} >= {"2/4", "3/4"}
+    assert all(m["title"] for m in tunes)
 
 
 def test_interrupted_run_resumes_to_identical_bytes(tmp_path):
@@ -140,7 +143,6 @@ def test_adding_files_never_moves_a_piece_to_another_split(tmp_path):
                      tmp_path / "before", progress=False)
     for name in GOOD_MIDI[3:]:
         shutil.copy(REAL / name, folder)
-    shutil.copy(DATA / "oneills_excerpt.abc", folder)
     after = prepare(PrepareConfig([folder], val_fraction=0.3, test_fraction=0.3),
                     tmp_path / "after", progress=False)
     assert after["counts"]["pieces"] > before["counts"]["pieces"]

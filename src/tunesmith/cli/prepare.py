@@ -65,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
                                part=_parse_part(args.shard))
         if args.workers < 1:
             raise RequestError("--workers must be at least 1")
-        manifest = prepare(config, args.out, tokenizer=tokenizer, workers=args.workers,
-                           progress=not args.quiet)
+        try:
+            manifest = prepare(config, args.out, tokenizer=tokenizer, workers=args.workers,
+                               progress=not args.quiet)
+        except KeyboardInterrupt:
+            raise RequestError("interrupted; run the same command again to resume "
+                               "(finished files are kept in its work folder)", args.out) from None
     if args.clean:
         remove_work_folder(args.out)
     print(summary(manifest, args.out))

@@ -30,7 +30,7 @@ import numpy as np
 from ..atomic import write_text
 from ..errors import DataError, RequestError
 from ..io import READABLE_SUFFIXES
-from .pieces import FileRecord, Piece, load_record, save_record, tokenize_file
+from .pieces import FileRecord, Piece, load_record, record_timeout, save_record, tokenize_file
 from .pool import run_tasks
 from ..data import SPLITS
 from .shards import assemble
@@ -199,7 +199,7 @@ def prepare(config: PrepareConfig, out: str | os.PathLike, tokenizer=None, worke
     for path, name in files:
         record_path = _record_path(work, name)
         if record_path.exists():
-            limit = load_record(record_path).timeout_s
+            limit = record_timeout(record_path)
             if limit is None or limit >= config.timeout_s:
                 continue  # done (a timed-out file is retried only under a longer limit)
         todo.append((path, name, str(record_path)))

@@ -164,6 +164,13 @@ def save_record(record: FileRecord, path: Path) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
+def record_timeout(path: Path) -> float | None:
+    """The time limit a record was skipped under (None if it was not timed out), read
+    without loading its token ids."""
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["header"]))["timeout_s"]
+
+
 def load_record(path: Path) -> FileRecord:
     with np.load(path, allow_pickle=False) as data:
         header = json.loads(str(data["header"]))

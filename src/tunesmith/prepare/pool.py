@@ -56,6 +56,7 @@ class _Worker:
         child.close()
         self.task = None
         self.started = 0.0
+        self.done = 0
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -73,14 +74,16 @@ class _Worker:
 
 
 def run_tasks(tasks: Iterable[Any], setup: Callable[[], Callable[[Any], Any]],
-              workers: int = 2, timeout_s: float | None = None) -> Iterator[Outcome]:
+              workers: int = 2, timeout_s: float | None = None,
+              tasks_per_worker: int = 1000) -> Iterator[Outcome]:
     """Run ``setup()(task)`` for every task in ``workers`` processes; yield `Outcome`s.
 
     ``setup`` runs once in each worker (it must be picklable where processes are
     spawned) and returns the function applied to each task; that function should catch
     its own errors and return a small value. A task running longer than ``timeout_s``
-    seconds has its worker killed and replaced. Closing the iterator (or an interrupt)
-    stops every worker.
+    seconds has its worker killed and replaced. A worker is also replaced after
+    ``tasks_per_worker`` tasks, so that memory a parser leaks is given back. Closing the
+    iterator (or an interrupt) stops every worker.
     """
     ctx = _context()
     pending = list(tasks)[::-1]  # pop() from the end keeps the given order
@@ -115,8 +118,9 @@ def run_tasks(tasks: Iterable[Any], setup: Callable[[], Callable[[Any], Any]],
                     outcome = Outcome(worker.task, "timeout", timeout_s)
                 if outcome is None:
                     continue
-                if outcome.status != "ok":
-                    worker.stop(kill=True)
+                worker.done += 1
+                if outcome.status != "ok" or worker.done >= tasks_per_worker:
+                    worker.stop(kill=outcome.status != "ok")
                     pool[i] = worker = _Worker(ctx, setup)
                 worker.task = None
                 yield outcome
