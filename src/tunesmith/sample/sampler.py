@@ -73,6 +73,18 @@ def filter_logits(logits: torch.Tensor, mask: torch.Tensor, request: GenerationR
     return logits
 
 
+def choose(logits: torch.Tensor, mask: np.ndarray, request: GenerationRequest, seeds: torch.Tensor,
+           step: int, recent_pitch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sampling step for a batch: the chosen ids (B,) and the model's own log-probability
+    of each (unfiltered, temperature 1), for ranking drafts."""
+    mask_t = torch.as_tensor(mask, device=logits.device)
+    filtered = filter_logits(logits, mask_t, request, recent_pitch)
+    gumbel = -torch.log(-torch.log(uniform_noise(seeds, step, logits.shape[-1]))).to(filtered.dtype)
+    choice = (filtered + gumbel).argmax(-1)
+    log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
+    return choice, log_probs
+
+
 @dataclass
 class Draft:
     """One generated piece: its seed, its tokens (normal order), its Score and its score."""
@@ -277,12 +289,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
         mask = state.allowed(tokens_left=budget - step)
         mask[done] = False
         mask[done, tok.pad_id] = True
-        mask_t = torch.as_tensor(mask, device=device)
-        filtered = filter_logits(logits, mask_t, request, recent if request.repetition_penalty > 1 else None)
-        noise = uniform_noise(seeds, step, vocab.size)
-        gumbel = -torch.log(-torch.log(noise)).to(filtered.dtype)
-        choice = (filtered + gumbel).argmax(-1)
-        log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
+        choice, log_probs = choose(logits, mask, request, seeds, step,
+                                   recent if request.repetition_penalty > 1 else None)
         chosen = choice.cpu().numpy()
         live = ~done
         log_likelihood[live] += log_probs.cpu().numpy()[live]

@@ -1,0 +1,123 @@
+"""Sampling speed: the KV cache against full recomputation, a 16-bar CPU draft, and a
+64-draft GPU batch. Grammar masking is on everywhere (it is part of every real step).
+
+    python scripts/bench_sample.py [--model DIR] [--threads N]
+
+Prints one JSON line:
+- ``cached_tokens_per_s_b1/b16`` and ``uncached_tokens_per_s_b1/b16``: 512 tokens per
+  row, sampled with the grammar mask. Without the cache every step runs the whole
+  prefix; its cost is measured at 8 prefix lengths spread over 1-512 and averaged (a
+  full 512-step uncached run takes minutes on 2 cores). ``cache_speedup_b1/b16`` are
+  the ratios (goal: at least 5).
+- ``draft_16_bars_cpu_s``: `generate` of one 16-bar draft on the CPU, in-process after
+  loading, best of 3 (goal: under 1.5 s).
+- ``gpu_64_drafts_tokens_per_s`` when CUDA is available: 64 drafts of 16 bars at once
+  (goal: at least 50,000).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from tunesmith.drafts import load_model
+from tunesmith.sample import GenerationRequest, generate, resolve
+from tunesmith.sample.constraints import ConstrainedState
+from tunesmith.sample.sampler import choose
+
+TOKENS = 512
+
+
+def _state(tok, batch):
+    state = ConstrainedState(tok, resolve(GenerationRequest(bars=256)), batch, target_bars=256)
+    state.release()
+    state.advance(np.full(batch, tok.bos_id))
+    return state
+
+
+def cached_rate(model, tok, batch, device) -> float:
+    request = GenerationRequest()
+    seeds = torch.arange(batch, device=device)
+    state = _state(tok, batch)
+    start = time.perf_counter()
+    logits, cache = model.prefill(torch.full((batch, 1), tok.bos_id, device=device), max_length=TOKENS + 1)
+    for step in range(TOKENS):
+        choice, _ = choose(logits, state.allowed(), request, seeds, step)
+        state.advance(choice.cpu().numpy())
+        logits = model.step(choice, cache)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch * TOKENS / (time.perf_counter() - start)
+
+
+@torch.inference_mode()
+def uncached_rate(model, tok, batch, device) -> float:
+    """Tokens/s of full recomputation, from the mean step time at 8 prefix lengths."""
+    request = GenerationRequest()
+    seeds = torch.arange(batch, device=device)
+    state = _state(tok, batch)
+    seq = torch.full((batch, 1), tok.bos_id, device=device)
+    lengths = set(np.linspace(1, TOKENS, 8).round().astype(int).tolist())
+    step_times = []
+    for step in range(TOKENS):
+        timed = step + 1 in lengths
+        start = time.perf_counter()
+        logits = model(seq)[:, -1] if timed else None
+        if timed:
+            choice, _ = choose(logits, state.allowed(), request, seeds, step)
+            step_times.append(time.perf_counter() - start)
+        else:  # the prefix must still grow grammatically; its cost is not measured
+            choice = torch.as_tensor(state.allowed().argmax(1), device=device)
+        state.advance(choice.cpu().numpy())
+        seq = torch.cat([seq, choice[:, None]], dim=1)
+    return batch / float(np.mean(step_times))
+
+
+def draft_seconds(model, tok, bars=16, repeat=3) -> float:
+    best = float("inf")
+    for seed in range(repeat):
+        start = time.perf_counter()
+        generate(model, tok, GenerationRequest(bars=bars, seed=seed))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def gpu_rate(model, tok) -> float:
+    request = GenerationRequest(bars=16, num_samples=64, seed=0)
+    generate(model, tok, GenerationRequest(bars=2, num_samples=64))  # warm-up
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    drafts = generate(model, tok, request)
+    torch.cuda.synchronize()
+    return sum(d.tokens_generated for d in drafts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: the shipped default model)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads for torch")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cpu = torch.device("cpu")
+    model, tok, info = load_model(args.model, "cpu")
+    result = {"bench": "sample", "model": info.name, "params": model.num_params(), "threads": args.threads}
+    with torch.inference_mode():
+        for batch in (1, 16):
+            cached = cached_rate(model, tok, batch, cpu)
+            uncached = uncached_rate(model, tok, batch, cpu)
+            result[f"cached_tokens_per_s_b{batch}"] = round(cached, 1)
+            result[f"uncached_tokens_per_s_b{batch}"] = round(uncached, 1)
+            result[f"cache_speedup_b{batch}"] = round(cached / uncached, 2)
+    result["draft_16_bars_cpu_s"] = round(draft_seconds(model, tok), 3)
+    if torch.cuda.is_available():
+        gpu_model, _, _ = load_model(args.model, "cuda")
+        result["gpu"] = torch.cuda.get_device_name()
+        result["gpu_64_drafts_tokens_per_s"] = round(gpu_rate(gpu_model, tok), 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
