@@ -14,11 +14,14 @@ from conftest import DATA, REAL_MIDI
 
 def _music21_notes(path) -> list[tuple[int, int, int]]:
     """(onset, duration, pitch) at 480 ticks per quarter as music21 itself sees them,
-    ties merged, one row per chord pitch."""
+    ties merged, one row per chord pitch; shifted by a pickup bar's missing beats, as
+    our reader pads a pickup to a full first bar."""
     parsed = converter.parse(path, forceSource=True, storePickle=False).stripTies()
+    first = parsed.parts[0].getElementsByClass("Measure")[0] if parsed.parts else None
+    shift = Fraction(first.paddingLeft) if first is not None else Fraction(0)
     rows = []
     for element in parsed.flatten().notes:
-        onset = int(Fraction(element.offset) * 480)
+        onset = int((Fraction(element.offset) + shift) * 480)
         duration = int(Fraction(element.duration.quarterLength) * 480)
         rows += [(onset, duration, p.midi) for p in element.pitches]
     return sorted(rows)

@@ -93,7 +93,8 @@ def score_from_music21(source) -> Score:
     parts = list(source.parts) if isinstance(source, stream.Score) else []
     if not parts:
         parts = [source]
-    walks = [list(_walk(part.stripTies(), Fraction(0))) for part in parts]
+    pickup = _pickup_padding(parts[0])
+    walks = [list(_walk(part.stripTies(), pickup)) for part in parts]
     tpq = _ticks_per_quarter(walks)
     score = Score(ticks_per_quarter=tpq)
     title = source.metadata.title if getattr(source, "metadata", None) else None
@@ -104,12 +105,29 @@ def score_from_music21(source) -> Score:
         score.tracks.append(_track(part, walk, tpq))
         _collect_marks(walk, tpq, tempos, meters, keys, first_part=part is parts[0])
     if isinstance(source, stream.Score):  # tempo marks may sit above the parts
-        top = [(offset, el) for offset, el in _walk(source, Fraction(0), into_parts=False)]
+        top = [(offset, el) for offset, el in _walk(source, pickup, into_parts=False)]
         _collect_marks(top, tpq, tempos, meters, keys, first_part=True)
+    if pickup:  # the marks of the pickup bar hold from the (padded) start of the piece
+        start = _tick(pickup, tpq)
+        for marks in (tempos, meters, keys):
+            for tick in [t for t in marks if 0 < t <= start]:
+                marks.setdefault(0, marks.pop(tick))
     score.tempos = np.array(_changes(tempos), dtype=TEMPO_DTYPE)
     score.time_signatures = np.array(_changes(meters), dtype=TIME_SIGNATURE_DTYPE)
     score.key_signatures = np.array(_changes(keys), dtype=KEY_DTYPE)
     return score
+
+
+def _pickup_padding(part) -> Fraction:
+    """Quarters missing from a pickup (anacrusis) bar. Everything is shifted by this
+    much, so the pickup ends a full first bar (rests before it) and every barline of
+    the score falls on a bar start of ours."""
+    from music21 import stream
+
+    measures = part.getElementsByClass(stream.Measure)
+    first = measures[0] if len(measures) else None
+    padding = Fraction(first.paddingLeft).limit_denominator(10_000) if first is not None else Fraction(0)
+    return padding if padding > 0 else Fraction(0)
 
 
 def _changes(marks: dict) -> list[tuple]:
