@@ -206,6 +206,7 @@ def prepare(config: PrepareConfig, out: str | os.PathLike, tokenizer=None, worke
     # largest files first, so that one big tunebook does not run alone at the end
     todo.sort(key=lambda task: -os.path.getsize(task[0]))
 
+    _preload_readers(task[0] for task in todo)
     bar = _progress_bar(len(files), len(files) - len(todo), progress)
     try:
         for outcome in run_tasks(todo, _FileWorker(tokenizer_json), workers=workers,
@@ -224,6 +225,20 @@ def prepare(config: PrepareConfig, out: str | os.PathLike, tokenizer=None, worke
 
     records = (load_record(_record_path(work, name)) for _, name in files)
     return _write_corpus(out, records, config.settings(), tokenizer)
+
+
+def _preload_readers(paths) -> None:
+    """Import the readers the files need before the workers fork: every worker (and each
+    replacement) then starts at once, and all run the same code."""
+    from ..io import MIDI_SUFFIXES
+
+    suffixes = {Path(p).suffix.lower() for p in paths}
+    if suffixes & set(MIDI_SUFFIXES):
+        from ..io import midi  # noqa: F401
+    if suffixes - set(MIDI_SUFFIXES):
+        import music21  # noqa: F401
+
+        from ..io import music21_read  # noqa: F401
 
 
 def _write_corpus(out: Path, records, settings: dict, tokenizer, file_counts=None) -> dict:
