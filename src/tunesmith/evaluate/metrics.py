@@ -130,7 +130,8 @@ def _groove_consistency(score: Score, notes: np.ndarray) -> float:
     per_bar = np.bincount(cells // width, minlength=len(bar_starts))
     # a position shared by bar b and bar b + 1
     shared_idx = np.searchsorted(cells, cells + width)
-    shared = (shared_idx < len(cells)) & (cells[np.minimum(shared_idx, len(cells) - 1)] == cells + width)
+    found = cells[np.minimum(shared_idx, len(cells) - 1)]
+    shared = (shared_idx < len(cells)) & (found == cells + width)
     shared_per_pair = np.bincount(cells[shared] // width, minlength=len(bar_starts))[:-1]
     hamming = per_bar[:-1] + per_bar[1:] - 2 * shared_per_pair
     pair_lengths = np.maximum(bar_lengths[:-1], bar_lengths[1:])
@@ -247,9 +248,11 @@ def compare_sets(reference: dict[str, np.ndarray], generated: dict[str, np.ndarr
                          ("inter", inter)):
             entry[f"{label}_mean"], entry[f"{label}_std"] = _round(d.mean()), _round(d.std())
         d_ref, d_gen, d_inter = densities([intra_ref, intra_gen, inter])
-        oa = {"generated": overlap_area(d_gen, d_inter), "reference": overlap_area(d_ref, d_inter)}
-        kl = {"generated": kl_divergence(d_gen, d_inter), "reference": kl_divergence(d_ref, d_inter)}
-        entry["oa"], entry["kl"] = _round(np.mean(list(oa.values()))), _round(np.mean(list(kl.values())))
+        own = {"generated": d_gen, "reference": d_ref}
+        oa = {role: overlap_area(d, d_inter) for role, d in own.items()}
+        kl = {role: kl_divergence(d, d_inter) for role, d in own.items()}
+        entry["oa"] = _round(np.mean(list(oa.values())))
+        entry["kl"] = _round(np.mean(list(kl.values())))
         for role in ("generated", "reference"):
             entry[f"oa_{role}"], entry[f"kl_{role}"] = _round(oa[role]), _round(kl[role])
         report[name] = entry

@@ -23,7 +23,8 @@ from ..tokenizer import T
 from .ngram import NGramModel
 
 
-def fit_ngram(data_dir: str | os.PathLike, order: int = 4, smoothing: str = "kneser-ney") -> NGramModel:
+def fit_ngram(data_dir: str | os.PathLike, order: int = 4,
+              smoothing: str = "kneser-ney") -> NGramModel:
     """An n-gram model fitted on every piece of the train split of a prepared corpus."""
     train = TokenWindows(data_dir, "train", context_length=2)
     pieces = (train.piece(i) for i in range(train.num_pieces))

@@ -48,8 +48,8 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd constant of Fibonacci hashing
 
 
 def melodic_lines(score: Score) -> list[tuple[int, np.ndarray, np.ndarray, int]]:
-    """``(track index, onsets, pitches, end)`` of the top line of each pitched track with two or more
-    onsets: onsets in grid steps, the highest pitch starting at each distinct onset, and
+    """``(track index, onsets, pitches, end)`` of the top line of each pitched track
+    with two or more onsets: onsets in grid steps, the highest pitch starting at each distinct onset, and
     the step where the line's last note ends."""
     lines = []
     scale = GRID / score.ticks_per_quarter
@@ -63,7 +63,8 @@ def melodic_lines(score: Score) -> list[tuple[int, np.ndarray, np.ndarray, int]]
         onsets, pitches, ends = onsets[order], pitches[order], ends[order]
         first = np.append(True, onsets[1:] != onsets[:-1])
         if first.sum() >= 2:
-            lines.append((number, onsets[first], pitches[first], max(int(ends[first][-1]), int(onsets[-1]) + 1)))
+            end = max(int(ends[first][-1]), int(onsets[-1]) + 1)
+            lines.append((number, onsets[first], pitches[first], end))
     return lines
 
 
@@ -139,7 +140,8 @@ class OriginalityIndex:
         with atomic_path(path, overwrite=overwrite) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, hashes=self.hashes, pieces=self.pieces, positions=self.positions,
-                         names=np.array(self.names, dtype=str), titles=np.array(self.titles, dtype=str),
+                         names=np.array(self.names, dtype=str),
+                         titles=np.array(self.titles, dtype=str),
                          meta=np.array(json.dumps(meta)))
 
     @classmethod

@@ -59,7 +59,8 @@ def prepared_pieces(data_dir: str | os.PathLike, split: str, limit: int | None =
     lines = (Path(data_dir) / split / "pieces.jsonl").read_text(encoding="utf-8").splitlines()
     chosen = range(windows.num_pieces)
     if limit is not None and windows.num_pieces > limit:
-        chosen = sorted(np.random.default_rng(seed).choice(windows.num_pieces, limit, replace=False))
+        rng = np.random.default_rng(seed)
+        chosen = sorted(rng.choice(windows.num_pieces, limit, replace=False))
     for i in chosen:
         record = json.loads(lines[i]) if i < len(lines) else {}
         name = record.get("path", f"{split}-{i}")
