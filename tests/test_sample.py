@@ -213,7 +213,8 @@ def test_cli_writes_drafts_with_their_request_and_reads_back(model_dir, tmp_path
         assert [tuple(m) for m in score.meter_map()[["numerator", "denominator"]].tolist()] == [(6, 8)]
         record = json.loads(midi.with_suffix(".json").read_text())
         assert record["request"]["seed"] == line["seed"] and record["weights_sha256"]
-        assert midi.with_suffix(".musicxml").exists()
+        assert b'"weights_sha256"' in midi.read_bytes()  # provenance travels in the files
+        assert "weights_sha256" in midi.with_suffix(".musicxml").read_text()
     # the same command again refuses to overwrite
     code = main(["generate", "--model", str(model_dir), "--bars", "4", "--num-samples", "4",
                  "--seed", "40", "--out", str(out)])

@@ -472,6 +472,37 @@ def _ticks32(values: np.ndarray) -> np.ndarray:
     return np.clip(values, 0, MAX_TICK).astype(np.int32)
 
 
+def _vlq(value: int) -> bytes:
+    """A MIDI variable-length quantity."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _with_metadata_events(data: bytes, metadata: dict) -> bytes:
+    """``data`` (a MIDI file from symusic) with the score's metadata at tick 0 of the
+    first track: the title as its sequence name (FF 03), everything else but the
+    source path as text events (FF 01) ``name: value``, e.g. a draft's provenance.
+    symusic writes no such events itself."""
+    events = b""
+    if metadata.get("title"):
+        title = str(metadata["title"]).encode("utf-8")
+        events += b"\x00\xff\x03" + _vlq(len(title)) + title
+    for name, value in metadata.items():
+        if name in ("title", "source", "recovered"):
+            continue
+        text = f"{name}: {value}".encode("utf-8")
+        events += b"\x00\xff\x01" + _vlq(len(text)) + text
+    start = data.find(b"MTrk", 14)
+    if not events or start < 0:
+        return data
+    length = int.from_bytes(data[start + 4:start + 8], "big") + len(events)
+    return data[:start + 4] + length.to_bytes(4, "big") + events + data[start + 8:]
+
+
 def write_midi(score: Score, path: str | os.PathLike, overwrite: bool = False) -> None:
     """Write ``score`` as a format-1 MIDI file, atomically.
 
@@ -488,3 +519,5 @@ def write_midi(score: Score, path: str | os.PathLike, overwrite: bool = False) -
             sym.dump_midi(str(tmp))
         except (RuntimeError, ValueError, OSError) as exc:
             raise WriteError(f"could not write MIDI: {exc}", path) from None
+        if score.metadata:
+            tmp.write_bytes(_with_metadata_events(tmp.read_bytes(), score.metadata))

@@ -65,6 +65,9 @@ def score_to_music21(score: Score):
     out.metadata = metadata.Metadata()
     out.metadata.title = score.metadata.get("title", "")
     out.metadata.composer = score.metadata.get("composer", "")  # not music21's "Music21"
+    for name, value in score.metadata.items():  # e.g. a draft's provenance
+        if name not in ("title", "composer", "source"):
+            out.metadata.addCustom(name, str(value))
     ticks = _grid(score)
     end = _padded_end(score, ticks)
     for index, track in enumerate(score.tracks):
