@@ -109,8 +109,9 @@ class TokenWindows:
                 f"{self.num_tokens} tokens, context {self.context_length})")
 
     # --- reading pieces ----------------------------------------------------------------
-    def piece(self, i: int) -> np.ndarray:
-        """Token ids (int64) of piece ``i`` of the split, BOS ... EOS."""
+    def piece(self, i: int, stop: int | None = None) -> np.ndarray:
+        """Token ids (int64) of piece ``i`` of the split, BOS ... EOS (or its first
+        ``stop`` tokens)."""
         row = self.index[i]
         shard = int(row["shard"])
         if shard not in self._shards:
@@ -120,7 +121,8 @@ class TokenWindows:
             except (OSError, ValueError) as exc:
                 raise DataError(f"cannot map shard ({exc})", path) from None
         start = int(row["offset"])
-        return np.asarray(self._shards[shard][start:start + int(row["length"])], dtype=np.int64)
+        length = int(row["length"]) if stop is None else min(int(stop), int(row["length"]))
+        return np.asarray(self._shards[shard][start:start + length], dtype=np.int64)
 
     def piece_bars(self, i: int) -> np.ndarray:
         """Offsets of piece ``i``'s Bar tokens (from the piece's first token)."""
@@ -135,8 +137,8 @@ class TokenWindows:
     def _window(self, i: int, bar: int, budget: int | None = None) -> tuple[np.ndarray, int]:
         """`window` and the number of piece tokens it holds after the header."""
         budget = self.context_length + 1 if budget is None else budget
-        ids = self.piece(i)
         start = int(self.piece_bars(i)[bar])
+        ids = self.piece(i, stop=start + budget)  # the header needs only what precedes
         header = self.tokenizer.header_at(ids, start)
         body = ids[start:start + max(0, budget - len(header))]
         return np.concatenate([header, body])[:budget], min(len(body), budget - len(header))
