@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import RequestError
 
@@ -17,7 +18,8 @@ def register(subparsers) -> None:
                         help="files and folders to read (with --merge: the part folders)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--tokenizer", metavar="CONFIG",
-                        help="tokenizer.json to use (default: the default tokenizer)")
+                        help="tokenizer.json, or a folder holding one (a model or prepared "
+                             "corpus), to use (default: the default tokenizer)")
     parser.add_argument("--workers", type=int, default=2, metavar="N",
                         help="worker processes (default: 2)")
     parser.add_argument("--val", type=float, default=0.02, metavar="FRACTION",
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         if args.tokenizer:
             from ..tokenizer import Tokenizer
 
-            tokenizer = Tokenizer.load(args.tokenizer)
+            path = Path(args.tokenizer)
+            tokenizer = Tokenizer.load(path / "tokenizer.json" if path.is_dir() else path)
         config = PrepareConfig(args.sources, val_fraction=args.val, test_fraction=args.test,
                                timeout_s=args.timeout, shard_tokens=args.shard_tokens,
                                part=_parse_part(args.shard))
