@@ -17,11 +17,19 @@ def index(prepared_corpus) -> OriginalityIndex:
     return build_index_from_corpus(prepared_corpus)
 
 
-def _training_piece(prepared_corpus, name: str) -> Score:
-    for piece_name, score, _ in prepared_pieces(prepared_corpus, "train"):
-        if piece_name == name:
-            return score
-    raise AssertionError(f"{name} is not in the fixture's train split")
+def _training_tunes(prepared_corpus) -> list[tuple[str, str, Score]]:
+    """(name, title, score) of the train split's folk tunes that a test can copy bars
+    from: one track, one meter, no pickup, at least 10 bars (which tunes the content
+    hashes put in train may change as the readers change)."""
+    tunes = []
+    for name, score, record in prepared_pieces(prepared_corpus, "train"):
+        starts = score.bar_starts()
+        if (".abc" in name and len(score.tracks) == 1 and len(starts) >= 10
+                and score.tracks[0].notes["onset"].min() == 0
+                and len(np.unique(np.diff(starts))) == 1):
+            tunes.append((name, record.get("title"), score))
+    assert len(tunes) >= 2, [name for name, _, _ in tunes]
+    return tunes
 
 
 def _random_melody(rng, start: int, stop: int, tpq: int) -> np.ndarray:
@@ -52,21 +60,20 @@ def _draft_with_copy(source: Score, first_bar: int, bars: int, shift: int,
 
 
 def test_finds_a_transposed_four_bar_copy_and_names_the_piece(prepared_corpus, index):
-    source = _training_piece(prepared_corpus, "english.abc")  # The Dusty Miller, 3/4
+    name, title, source = _training_tunes(prepared_corpus)[0]
     draft, copied = _draft_with_copy(source, first_bar=4, bars=4, shift=5, seed=1)
     result = check_originality(draft.resample(960), index)  # another key and resolution
-    assert result["piece"] == "english.abc"
-    assert result["title"] == "The Dusty Miller"
+    assert result["piece"] == name and result["title"] == title
     assert result["start_bar"] == 4 and result["track"] == 0
-    assert result["longest_bars"] == 4.0 and result["longest_notes"] == copied == 24
+    assert result["longest_bars"] == 4.0 and result["longest_notes"] == copied >= 8
 
 
 def test_a_copy_in_the_middle_of_another_track_is_found(prepared_corpus, index):
-    source = _training_piece(prepared_corpus, "tunebook.abc")
+    name, _, source = _training_tunes(prepared_corpus)[1]
     draft, copied = _draft_with_copy(source, first_bar=2, bars=4, shift=-3, seed=2)
     draft.tracks.insert(0, Track("Bass", program=33, notes=make_notes([0], [480], [40])))
     result = check_originality(draft, index)
-    assert result["piece"] == "tunebook.abc" and result["track"] == 1
+    assert result["piece"] == name and result["track"] == 1
     assert result["start_bar"] == 2 and result["longest_bars"] == 4.0
     assert result["longest_notes"] == copied
 
@@ -76,10 +83,10 @@ def test_an_unrelated_melody_shares_no_long_run(prepared_corpus, index):
     draft = Score(480, [Track("Oboe", program=68, notes=_random_melody(rng, 0, 16 * 1920, 480))])
     result = check_originality(draft, index)
     assert result["longest_notes"] < 8 and result["longest_bars"] < 1.0, result
-    # a real tune of the held-out split: other folk tunes share at most a scale-like figure
-    held_out = next(s for name, s, _ in prepared_pieces(prepared_corpus, "val")
-                    if name == "tunebook.abc#1")
-    assert check_originality(held_out, index)["longest_bars"] < 1.5
+    # real held-out music shares at most a cadence or a scale-like figure
+    for split in ("val", "test"):
+        for name, score, _ in prepared_pieces(prepared_corpus, split):
+            assert check_originality(score, index)["longest_bars"] < 2.0, name
 
 
 def test_the_index_survives_saving_and_bad_files_are_refused(prepared_corpus, index, tmp_path):
@@ -87,7 +94,7 @@ def test_the_index_survives_saving_and_bad_files_are_refused(prepared_corpus, in
     index.save(path)
     loaded = OriginalityIndex.load(path)
     assert np.array_equal(loaded.hashes, index.hashes) and loaded.names == index.names
-    draft, _ = _draft_with_copy(_training_piece(prepared_corpus, "english.abc"), 4, 4, 2, seed=3)
+    draft, _ = _draft_with_copy(_training_tunes(prepared_corpus)[0][2], 4, 4, 2, seed=3)
     assert check_originality(draft, loaded) == check_originality(draft, index)
     with pytest.raises(Exception):
         index.save(path)  # never overwritten silently
@@ -121,7 +128,7 @@ def test_cli_builds_an_index_and_evaluate_reports_copies(prepared_corpus, tmp_pa
                  "--quiet"]) == 2
     assert "already exists" in capsys.readouterr().err
     drafts = tmp_path / "drafts"
-    source = _training_piece(prepared_corpus, "english.abc")
+    name, _, source = _training_tunes(prepared_corpus)[0]
     _draft_with_copy(source, 4, 4, 5, seed=4)[0].write(drafts / "copy.mid")
     rng = np.random.default_rng(5)
     Score(480, [Track("Oboe", program=68, notes=_random_melody(rng, 0, 8 * 1920, 480))]
@@ -133,6 +140,6 @@ def test_cli_builds_an_index_and_evaluate_reports_copies(prepared_corpus, tmp_pa
 
     report = json.loads((out / "evaluation.json").read_text())["metrics"]["originality"]
     by_name = {d["name"]: d for d in report["drafts"]}
-    assert by_name["copy.mid"]["piece"] == "english.abc"
+    assert by_name["copy.mid"]["piece"] == name
     assert by_name["copy.mid"]["longest_bars"] == 4.0
     assert by_name["new.mid"]["longest_bars"] < 1.0
