@@ -126,7 +126,7 @@ def rotary_tables(config: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (x[i], x[i + head_dim/2]) of ``x`` (B, heads, T, head_dim) by their angles."""
+    """Rotate pairs (x[..., i], x[..., i + head_dim/2]) by their angles (cos, sin broadcast)."""
     first, second = x.float().chunk(2, dim=-1)
     rotated = torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
     return rotated.type_as(x)
@@ -177,8 +177,10 @@ class Attention(nn.Module):
 
     def forward(self, x, cos, sin, cache: KVCache | None = None, mask=None):
         batch, length, width = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, -1).transpose(1, 3).unbind(2)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        qkv = self.qkv(x).view(batch, length, 3, self.n_heads, -1)
+        # queries and keys rotated together: (B, T, 2, heads, head_dim) -> 2 x (B, heads, T, hd)
+        q, k = apply_rotary(qkv[:, :, :2], cos, sin).transpose(1, 3).unbind(2)
+        v = qkv[:, :, 2].transpose(1, 2)
         dropout = self.dropout if self.training else 0.0
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
@@ -214,11 +216,14 @@ class Block(nn.Module):
         self.attention = Attention(config, layer)
         self.mlp_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
         self.mlp = GatedMLP(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
 
     def forward(self, x, cos, sin, cache=None, mask=None):
-        x = x + self.dropout(self.attention(self.attention_norm(x), cos, sin, cache, mask))
-        return x + self.dropout(self.mlp(self.mlp_norm(x)))
+        x = x + self._drop(self.attention(self.attention_norm(x), cos, sin, cache, mask))
+        return x + self._drop(self.mlp(self.mlp_norm(x)))
+
+    def _drop(self, x):
+        return F.dropout(x, self.dropout, self.training) if self.dropout else x
 
 
 # -- the model ------------------------------------------------------------------------
@@ -270,7 +275,9 @@ class TransformerLM(nn.Module):
             if length > self.config.context_length:
                 raise ModelError(f"{length} tokens exceed the context length "
                                  f"{self.config.context_length}")
-            cos, sin = self.rotary_cos[:length], self.rotary_sin[:length]
+            # angles (T, 1, 1, head_dim / 2) broadcast over batch, q/k and heads
+            cos = self.rotary_cos[:length, None, None]
+            sin = self.rotary_sin[:length, None, None]
             mask = None
         else:
             cos, sin, mask = self._cache_positions(cache, batch, length, attention_mask)
@@ -299,8 +306,8 @@ class TransformerLM(nn.Module):
         visible = cache.valid[:, None, :end] & (slots <= query_slots)
         # Every query also sees itself, so padding rows stay finite (no all-masked softmax).
         visible |= slots == query_slots
-        cos = self.rotary_cos[positions].unsqueeze(1)
-        sin = self.rotary_sin[positions].unsqueeze(1)
+        cos = self.rotary_cos[positions][:, :, None, None]  # (B, T, 1, 1, head_dim / 2)
+        sin = self.rotary_sin[positions][:, :, None, None]
         return cos, sin, visible.unsqueeze(1)
 
     # -- generation -------------------------------------------------------------------

@@ -125,6 +125,9 @@ class _Run:
         transpose = tuple(data.transpose) if data.transpose else None
         train = TokenWindows(data.dir, split="train", context_length=context, seed=seed,
                              transpose=transpose, infill_fraction=data.infill_fraction)
+        val_pieces = train.manifest.get("counts", {}).get("splits", {}).get("val", {})
+        if not val_pieces.get("pieces", 1):
+            return train, None  # a corpus prepared with --val 0: no validation loss
         val = TokenWindows(data.dir, split="val", context_length=context, seed=seed,
                            transpose=None, infill_fraction=0.0)
         return train, val
@@ -146,6 +149,7 @@ class _Run:
                          if use_bf16 else contextlib.nullcontext())
 
     def _prepare_run_dir(self) -> None:
+        distributed.barrier(self.info)  # every process has checked the folder is free
         if self.info.is_main and not self.resume:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.config.save(self.run_dir / "config.toml")
@@ -221,7 +225,7 @@ class _Run:
                                "mfu": (round(speed * flops_per_token / peak, 4) if peak
                                        else None),
                                "tokens_seen": self.tokens_seen})
-                if t.eval_every and (done % t.eval_every == 0 or last):
+                if self.val_windows and t.eval_every and (done % t.eval_every == 0 or last):
                     self.val_loss = self._evaluate()
                     self._log({"step": done, "val_loss": self.val_loss})
                     self._plot()
@@ -238,7 +242,7 @@ class _Run:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         model_dir = self._export() if self.info.is_main else None
-        if not t.eval_every:  # otherwise drawn by the evaluation at the last step
+        if not (self.val_windows and t.eval_every):  # else drawn by the last evaluation
             self._plot()
         return TrainResult(self.run_dir, t.steps, loss, self.val_loss, model_dir=model_dir)
 
