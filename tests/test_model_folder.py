@@ -21,7 +21,7 @@ from tunesmith.model_folder import load_model_folder
 model, tokenizer = load_model_folder(sys.argv[1])
 ids = torch.arange(1, 41).reshape(2, 20) % tokenizer.vocab_size
 with torch.no_grad():
-    save_file({"logits": model(ids)}, sys.argv[2])
+    save_file({"logits": model(ids).contiguous()}, sys.argv[2])
 """
 
 

@@ -72,6 +72,13 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
 
+    @property
+    def padded_vocab_size(self) -> int:
+        """Rows of the embedding table: ``vocab_size`` rounded up to a multiple of 64, so
+        the output layer's matrix products keep GPU-friendly shapes. The extra rows are
+        never read, and their logits are cut off."""
+        return 64 * math.ceil(self.vocab_size / 64)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -234,7 +241,7 @@ class TransformerLM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.embed = nn.Embedding(config.padded_vocab_size, config.d_model)
         self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layers))
         self.norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
         cos, sin = rotary_tables(config)
@@ -285,7 +292,7 @@ class TransformerLM(nn.Module):
             x = block(x, cos, sin, cache, mask)
         if cache is not None:
             cache.length += length
-        return F.linear(self.norm(x), self.embed.weight)
+        return F.linear(self.norm(x), self.embed.weight)[..., :self.config.vocab_size]
 
     def _cache_positions(self, cache: KVCache, batch: int, length: int, attention_mask):
         """Rotary angles of the new tokens and which cache slots each may attend to."""
@@ -380,7 +387,7 @@ def count_params(config: ModelConfig) -> int:
     """Parameters of a model of this config, without building it."""
     d, layers = config.d_model, config.n_layers
     per_layer = 4 * d * d + 3 * d * config.d_ff + 2 * d
-    return config.vocab_size * d + layers * per_layer + d
+    return config.padded_vocab_size * d + layers * per_layer + d
 
 
 def estimate_flops_per_token(config: ModelConfig, seq_len: int | None = None,
