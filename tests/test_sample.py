@@ -234,3 +234,27 @@ def test_cli_errors_are_one_line_with_exit_code_2(model_dir, tmp_path, argv, mes
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("tunesmith: error:")
     assert message in result.stderr
+
+
+def test_a_draft_that_copies_training_music_is_flagged_or_dropped(model_dir, prepared_corpus, tmp_path, capsys):
+    """Continuing a training piece copies it: the check names the piece, and
+    --original-only drops the draft."""
+    from tunesmith.evaluate.originality import build_index_from_corpus
+    from tunesmith.evaluate.sets import prepared_pieces
+
+    index_path = tmp_path / "index.npz"
+    build_index_from_corpus(prepared_corpus).save(index_path)
+    name, score, _ = next((n, s, r) for n, s, r in prepared_pieces(prepared_corpus, "train")
+                          if len(s.tracks) == 1 and len(s.bar_starts()) >= 8)
+    prompt = tmp_path / "prompt.mid"
+    score.write(prompt)
+    common = ["generate", "--model", str(model_dir), "--prompt", str(prompt), "--bars", "1",
+              "--originality-index", str(index_path), "--max-copied-bars", "2", "--json"]
+    assert main(common + ["--out", str(tmp_path / "kept")]) == 0
+    captured = capsys.readouterr()
+    assert "shares" in captured.err and name in captured.err
+    record = json.loads((tmp_path / "kept" / "draft-s0.json").read_text())
+    assert record["originality"]["piece"] == name and record["originality"]["longest_bars"] > 2
+    assert record["training_corpus"].endswith("/train")
+    assert main(common + ["--out", str(tmp_path / "dropped"), "--original-only"]) == 0
+    assert not list((tmp_path / "dropped").glob("draft-*"))

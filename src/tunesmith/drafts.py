@@ -4,8 +4,9 @@ This sits above the sampler and the renderer (it uses both); the CLI and the Pyt
 API call it.
 
 A draft's ``.json`` holds everything needed to reproduce and trace it: the request,
-its seed, the model's id (folder name and SHA-256 of its weights), the training
-corpus named in the model's config, and its mean log-likelihood. The same provenance
+its seed, the model's id (folder name and SHA-256 of its weights), the training corpus
+(named by the model folder's originality index), its longest passage shared with a
+training piece, and its mean log-likelihood. The same provenance
 goes into the Score's metadata, which the MIDI and MusicXML writers carry.
 """
 from __future__ import annotations
@@ -44,11 +45,20 @@ def load_model(folder: str | None, device: str = "cpu"):
                          "pass --model DIR", path)
     model, tokenizer = load_model_folder(path, device=device)
     digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
-    corpus = "unknown"
-    card = path / "training.json"
-    if card.is_file():
-        corpus = json.loads(card.read_text()).get("corpus", corpus)
-    return model, tokenizer, ModelInfo(str(path), path.name, digest, corpus)
+    return model, tokenizer, ModelInfo(str(path), path.name, digest, corpus="unknown")
+
+
+def load_index(path: str | None, info: ModelInfo):
+    """The originality index at ``path``, else the model folder's ``originality.npz``,
+    else None (drafts are then not checked)."""
+    from .evaluate.originality import OriginalityIndex
+
+    candidate = Path(path) if path else Path(info.path) / "originality.npz"
+    if path is None and not candidate.is_file():
+        return None
+    index = OriginalityIndex.load(candidate)
+    info.corpus = index.corpus  # the index names the corpus the model learnt from
+    return index
 
 
 def provenance(draft: Draft, request: GenerationRequest, info: ModelInfo) -> dict:
@@ -64,8 +74,9 @@ def provenance(draft: Draft, request: GenerationRequest, info: ModelInfo) -> dic
 
 
 def write_draft(draft: Draft, request: GenerationRequest, info: ModelInfo, out: Path,
-                formats: list[str], overwrite: bool = False) -> list[Path]:
-    """Write the draft in ``formats`` plus its ``.json``; returns the paths written."""
+                formats: list[str], overwrite: bool = False, originality: dict | None = None) -> list[Path]:
+    """Write the draft in ``formats`` plus its ``.json`` (with the originality check's
+    result, when one was made); returns the paths written."""
     from .render import render
 
     stem = f"draft-s{draft.seed}"
@@ -75,7 +86,7 @@ def write_draft(draft: Draft, request: GenerationRequest, info: ModelInfo, out: 
     score.metadata["provenance"] = json.dumps(record, sort_keys=True)
     written = render(score, formats, out, stem=stem, overwrite=overwrite)
     json_path = out / f"{stem}.json"
-    record.update({"mean_log_likelihood": draft.mean_log_likelihood,
+    record.update({"originality": originality, "mean_log_likelihood": draft.mean_log_likelihood,
                    "tokens_generated": draft.tokens_generated,
                    "files": [str(p) for group in written.values() for p in group]})
     write_text(json_path, json.dumps(record, indent=1), overwrite=overwrite)

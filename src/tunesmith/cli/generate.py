@@ -43,6 +43,12 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="draft i uses seed SEED+i")
     p.add_argument("--num-samples", type=int, default=1, help="drafts to write")
     p.add_argument("--keep", type=int, help="keep the K best by mean log-likelihood, near-duplicates removed")
+    p.add_argument("--originality-index", metavar="NPZ",
+                   help="index of the training melodies (default: the model folder's originality.npz)")
+    p.add_argument("--max-copied-bars", type=float, default=4.0,
+                   help="warn when a draft shares more bars than this with a training piece (default 4)")
+    p.add_argument("--original-only", action="store_true",
+                   help="drop drafts that copy more than --max-copied-bars")
     p.add_argument("--format", default=DEFAULT_FORMATS, help="comma list of mid,musicxml,wav,flac,png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--json", action="store_true", help="print one JSON line per draft")
@@ -81,7 +87,8 @@ def build_request(args):
 def run(args) -> int:
     from ..errors import WriteError
     from ..sample import resolve
-    from ..drafts import load_model, write_draft
+    from ..drafts import load_index, load_model, write_draft
+    from ..evaluate.originality import check_originality
 
     request = build_request(args)
     resolve(request)  # a malformed request fails before the model loads
@@ -105,8 +112,17 @@ def run(args) -> int:
     drafts = generate(model, tokenizer, request, prompt=prompt, progress=bar.update_to if bar else None)
     if bar:
         bar.close()
+    index = load_index(args.originality_index, model_info)
     for draft in drafts:
-        paths = write_draft(draft, request, model_info, out, formats, overwrite=args.overwrite)
+        copied = check_originality(draft.score, index) if index else None
+        if copied and copied["longest_bars"] > args.max_copied_bars:
+            action = "dropped" if args.original_only else "kept"
+            print(f"tunesmith: warning: draft seed {draft.seed} shares {copied['longest_bars']:.1f} bars "
+                  f"with training piece {copied['piece']} ({action})", file=sys.stderr)
+            if args.original_only:
+                continue
+        paths = write_draft(draft, request, model_info, out, formats, overwrite=args.overwrite,
+                            originality=copied)
         if args.json:
             print(json.dumps({"seed": draft.seed, "files": [str(p) for p in paths],
                               "mean_log_likelihood": round(draft.mean_log_likelihood, 4),
