@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,9 @@ def test_a_model_folder_loads_in_a_fresh_process_with_the_same_logits(saved, tmp
     ids = torch.arange(1, 41).reshape(2, 20) % tokenizer.vocab_size
     with torch.no_grad():
         assert torch.equal(load_file(out)["logits"], model(ids))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o666 & ~umask}
     card = (folder / "README.md").read_text()
     assert "library_name: tunesmith" in card and f"{model.num_params():,}" in card
 

@@ -47,7 +47,11 @@ def atomic_folder(folder: str | os.PathLike, overwrite: bool = False) -> Iterato
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp and mkstemp make private files: share
         for child in tmp.iterdir():
+            os.chmod(child, 0o666 & ~umask)
             with open(child, "rb") as handle:
                 os.fsync(handle.fileno())
         if folder.exists():
@@ -211,7 +215,8 @@ def model_card(name: str, model: TransformerLM, facts: dict) -> str:
     ]
     if facts:
         lines += ["## Training", ""]
-        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in facts.items()]
+        lines += [f"- {key.replace('_', ' ')}: {_fact(value)}" for key, value in facts.items()
+                  if value is not None]
         lines.append("")
     lines += [
         "## Use",
@@ -227,3 +232,7 @@ def model_card(name: str, model: TransformerLM, facts: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _fact(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -29,7 +29,8 @@ def run(args) -> int:
     model, tokenizer, state = checkpoint_model(checkpoint)
     facts = {"checkpoint": checkpoint.name, "steps": state.get("step"),
              "tokens_seen": f"{state.get('tokens_seen', 0):,}",
-             "final_train_loss": state.get("loss"), "validation_loss": state.get("val_loss")}
+             "final_train_loss": state.get("loss"), "validation_loss": state.get("val_loss"),
+             "data": state.get("data"), "infill_fraction": state.get("infill_fraction")}
     dtype = DTYPES[args.dtype] and getattr(torch, DTYPES[args.dtype])
     folder = save_model_folder(args.out, model, tokenizer, facts, overwrite=args.overwrite,
                                dtype=dtype)

@@ -323,6 +323,8 @@ class _Run:
         if self.info.is_main:
             state = {"step": step, "world_size": self.info.world_size,
                      "tokens_seen": self.tokens_seen, "loss": loss, "val_loss": self.val_loss,
+                     "data": self.config.data.dir or None,
+                     "infill_fraction": self.config.data.infill_fraction,
                      "data_position": {"seed": self.config.train.seed,
                                        "next_micro_batch": step * self.config.train.grad_accum,
                                        "batch_size": self.config.train.batch_size}}
@@ -397,7 +399,7 @@ class _Run:
         from ..model_folder import save_model_folder
 
         facts = {"steps": self.config.train.steps, "tokens_seen": f"{self.tokens_seen:,}",
-                 "final_train_loss": self._round(self._last("loss")),
+                 "final_train_loss": self._last("loss"),
                  "validation_loss": self.val_loss,
                  "data": self.config.data.dir or "(in-memory)",
                  "infill_fraction": self.config.data.infill_fraction,
@@ -408,10 +410,6 @@ class _Run:
     def _last(self, key: str):
         values = [r[key] for r in read_log(self.log_path) if key in r]
         return values[-1] if values else None
-
-    @staticmethod
-    def _round(value):
-        return None if value is None else round(value, 4)
 
 
 def _flat(data: dict, prefix: str = "") -> dict:
