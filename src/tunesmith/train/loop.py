@@ -22,6 +22,7 @@ import json
 import math
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +206,7 @@ class _Run:
         window_tokens = self.model_config.context_length
         tokens_per_step = t.batch_size * window_tokens * t.grad_accum * self.info.world_size
 
+        self.batches = _Batches(self.train_windows, t.batch_size, self.info)
         bar = self._progress_bar(start)
         previous_handler = self._catch_interrupt()
         interval_start, interval_steps = time.perf_counter(), 0
@@ -239,6 +241,7 @@ class _Run:
                     interval_start, interval_steps = time.perf_counter(), 0
         finally:
             bar.close()
+            self.batches.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         model_dir = self._export() if self.info.is_main else None
@@ -256,10 +259,8 @@ class _Run:
             group["lr"] = self._lr(step)
         total = torch.zeros((), device=self.info.device)
         for micro in range(t.grad_accum):
-            batch = self.train_windows.batch(step * t.grad_accum + micro, t.batch_size,
-                                             rank=self.info.rank,
-                                             world_size=self.info.world_size)
-            ids = torch.from_numpy(batch).to(self.info.device, non_blocking=True)
+            ids = self.batches.get(step * t.grad_accum + micro).to(self.info.device,
+                                                                    non_blocking=True)
             # Gradients are all-reduced only on the last micro-batch of the step.
             syncing = not self.info.enabled or micro == t.grad_accum - 1
             with (contextlib.nullcontext() if syncing else self.ddp.no_sync()):
@@ -410,6 +411,31 @@ class _Run:
     def _last(self, key: str):
         values = [r[key] for r in read_log(self.log_path) if key in r]
         return values[-1] if values else None
+
+
+class _Batches:
+    """Training batches by micro-batch index; the next one is cut in a background thread
+    while the device computes (the windows depend only on the index, so this changes
+    nothing but the speed)."""
+
+    def __init__(self, windows, batch_size: int, info: distributed.Distributed):
+        self.windows, self.batch_size, self.info = windows, batch_size, info
+        self.pin = info.device.type == "cuda"
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tunesmith-batches")
+        self.pending: dict[int, object] = {}
+
+    def get(self, index: int) -> torch.Tensor:
+        future = self.pending.pop(index, None) or self.pool.submit(self._load, index)
+        self.pending = {index + 1: self.pool.submit(self._load, index + 1)}
+        return future.result()
+
+    def _load(self, index: int) -> torch.Tensor:
+        batch = torch.from_numpy(self.windows.batch(index, self.batch_size, rank=self.info.rank,
+                                                    world_size=self.info.world_size))
+        return batch.pin_memory() if self.pin else batch
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _flat(data: dict, prefix: str = "") -> dict:
