@@ -258,3 +258,13 @@ def test_a_draft_that_copies_training_music_is_flagged_or_dropped(model_dir, pre
     assert record["training_corpus"].endswith("/train")
     assert main(common + ["--out", str(tmp_path / "dropped"), "--original-only"]) == 0
     assert not list((tmp_path / "dropped").glob("draft-*"))
+
+
+def test_free_length_drafts_end_on_their_own_within_the_cap(tiny_model):
+    from tunesmith.sample.request import FREE_MAX_BARS
+
+    model, tok = tiny_model
+    for draft in generate(model, tok, GenerationRequest(bars=None, num_samples=4, seed=9)):
+        tok.validate(draft.ids)
+        assert draft.ids[-1] == tok.eos_id
+        assert 1 <= len(tok.bar_offsets(draft.ids)) <= FREE_MAX_BARS

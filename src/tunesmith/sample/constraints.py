@@ -24,18 +24,20 @@ _RING = 128  # note ends remembered per row for the polyphony limit
 class ConstrainedState:
     """Grammar plus request constraints for a batch; see the module docstring.
 
-    ``target_bars``: bars to write after the prompt (or inside the infill). ``free``:
-    rows are still inside the forced prompt until ``release()`` is called.
+    ``target_bars``: bars to write after the prompt (or inside the infill); with
+    ``exact=False`` the most bars, the model choosing when to end. Rows are inside the
+    forced prompt until ``release()`` is called.
     """
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
-                 target_bars: int):
+                 target_bars: int, exact: bool = True):
         self.tok = tokenizer
         self.vocab = tokenizer.vocab
         self.resolved = resolved
         self.grammar = tokenizer.grammar.start(batch_size)
         self.batch_size = batch_size
         self.target_bars = target_bars
+        self.min_bars = target_bars if exact else 1  # free length: the model ends it, after bar 1
         self.generating = False             # False while prompt tokens are forced
         self.bars_written = np.zeros(batch_size, dtype=np.int64)
         self.bar_start = np.zeros(batch_size, dtype=np.int64)   # absolute grid units
@@ -135,11 +137,12 @@ class ConstrainedState:
         mask[in_decl & can_declare, vocab.id(T.FILL_HOLE)] = False
 
     def _bar_count_mask(self, mask):
-        """Exactly ``target_bars`` bars: no Bar after the last, no end before it."""
+        """Exactly ``target_bars`` bars (at most that many, at least one, for a free
+        length): no Bar after the last, no end before ``min_bars``."""
         vocab = self.vocab
         enough = self.bars_written >= self.target_bars
         mask[enough, vocab.id(T.BAR)] = False
-        short = ~enough
+        short = self.bars_written < self.min_bars
         for kind in (T.EOS, T.FILL_END, T.FILL_HOLE, T.FILL_START, T.FILL_TRACK):
             mask[short, vocab.id(kind)] = False
         mask[:, vocab.id(T.FILL_HOLE)] = False
@@ -198,7 +201,7 @@ class ConstrainedState:
     def _budget_mask(self, mask, tokens_left: int):
         """Near the token budget, stop starting notes and close the bars left."""
         vocab, g = self.vocab, self.grammar
-        bars_left = np.maximum(self.target_bars - self.bars_written, 0)
+        bars_left = np.maximum(self.min_bars - self.bars_written, 0)
         crunch = tokens_left <= bars_left + 4
         if not crunch.any():
             return

@@ -13,6 +13,9 @@ from ..errors import RequestError
 from ..gm import DRUMS, program_from_name
 from ..score import MODE_INTERVALS, MODES, parse_key
 
+FREE_MAX_BARS = 64
+"""Most bars a draft of free length (``bars=None``) may have."""
+
 _NOTE_RE = re.compile(r"^([A-Ga-g])([#b]{0,2})(-?\d+)$")
 
 
@@ -70,7 +73,8 @@ def parse_bar_span(text: str) -> tuple[int, int]:
 class GenerationRequest:
     """One request; every field is optional except what the mode needs.
 
-    bars: bars to write (new bars after a prompt; ignored for infilling).
+    bars: bars to write (new bars after a prompt; ignored for infilling); None lets
+        the model end the piece itself, after at least one bar and at most FREE_MAX_BARS.
     key: "D dorian"; scale-only pitches unless ``chromatic`` (then out-of-scale notes
         are allowed as short passing notes, at most an eighth long).
     time_signature, tempo (quarters per minute), programs (GM names or numbers, one per
@@ -82,7 +86,7 @@ class GenerationRequest:
         repetition_penalty on recently used pitches (1 = off); seed, num_samples, keep.
     """
 
-    bars: int = 8
+    bars: int | None = 8
     key: str | None = None
     time_signature: str | None = None
     tempo: float | None = None
@@ -139,7 +143,7 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
         raise RequestError("choose bar infilling or track infilling, not both")
     if (r.infill_bars or r.infill_program) and not r.prompt:
         raise RequestError("infilling needs a prompt file to fill in")
-    if not r.infill_bars and not r.infill_program and not 1 <= r.bars <= 256:
+    if not r.infill_bars and not r.infill_program and r.bars is not None and not 1 <= r.bars <= 256:
         raise RequestError(f"bars must be 1-256, not {r.bars}")
     key = parse_key(r.key) if r.key else None
     scale = None

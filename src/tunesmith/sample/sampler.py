@@ -24,7 +24,7 @@ from ..score import NOTE_DTYPE, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score
 from .constraints import ConstrainedState
-from .request import GenerationRequest, ResolvedRequest, resolve
+from .request import FREE_MAX_BARS, GenerationRequest, ResolvedRequest, resolve
 
 MAX_BATCH = 64
 """Drafts generated together in one forward pass."""
@@ -155,9 +155,10 @@ def _window_for_span(tok: Tokenizer, ids: np.ndarray, first: int, last: int, bud
 def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, context_length: int) -> _Plan:
     """Turn a request (and its prompt) into forced tokens and a bar target."""
     request = resolved.request
-    reserve = request.bars * 8 + 16  # room to write, in tokens, before the context is full
+    bars = request.bars or FREE_MAX_BARS
+    reserve = bars * 8 + 16  # room to write, in tokens, before the context is full
     if prompt is None:
-        return _Plan(prefix=np.array([tok.bos_id]), target_bars=request.bars)
+        return _Plan(prefix=np.array([tok.bos_id]), target_bars=bars)
     if resolved.infill_bars is not None:
         ids, _ = _prompt_ids(tok, prompt)
         n_bars = len(tok.bar_offsets(ids))
@@ -192,8 +193,8 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
         if keep_from is None:
             raise RequestError("the prompt's last bar alone fills the model's context")
         window = np.concatenate([tok.header_at(body, keep_from), body[keep_from:]])
-        return _Plan(prefix=window, target_bars=request.bars, original=body, mode="continue")
-    return _Plan(prefix=body, target_bars=request.bars, original=body, mode="continue")
+        return _Plan(prefix=window, target_bars=bars, original=body, mode="continue")
+    return _Plan(prefix=body, target_bars=bars, original=body, mode="continue")
 
 
 def _assemble(tok: Tokenizer, p: _Plan, generated: list[int]) -> np.ndarray:
@@ -265,7 +266,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     request = resolved.request
     device = model.embed.weight.device
     vocab = tok.vocab
-    state = ConstrainedState(tok, resolved, count, p.target_bars)
+    exact = request.bars is not None or p.mode in ("infill_bars", "infill_track")
+    state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact)
     state.fill_origin[:] = p.fill_origin
     for token in p.prefix.tolist():
         state.advance(np.full(count, token))
