@@ -125,18 +125,41 @@ DEFAULT_PRESET = "small"
 # -- building blocks ------------------------------------------------------------------
 
 def rotary_tables(config: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of every position's rotation angles, shape (context_length, head_dim / 2)."""
+    """Rotation tables of every position, each (context_length, head_dim).
+
+    Pairs (x[i], x[i + head_dim/2]) turn by angle position * theta^(-2i / head_dim); the
+    tables hold (cos, cos) and (-sin, sin) so that `apply_rotary` is two products.
+    """
     half = config.head_dim // 2
     inv_freq = config.rope_theta ** (-torch.arange(half, dtype=torch.float64) / half)
     angles = torch.outer(torch.arange(config.context_length, dtype=torch.float64), inv_freq)
-    return angles.cos().float(), angles.sin().float()
+    cos, sin = angles.cos().float(), angles.sin().float()
+    return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (x[..., i], x[..., i + head_dim/2]) by their angles (cos, sin broadcast)."""
-    first, second = x.float().chunk(2, dim=-1)
-    rotated = torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
-    return rotated.type_as(x)
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the pairs (x[..., i], x[..., i + head_dim/2]) of ``x`` by their angles."""
+    exact = x if x.dtype == torch.float32 else x.float()  # rotate in float32 under bf16
+    first, second = exact.chunk(2, dim=-1)
+    rotated = exact * cos + torch.cat((second, first), dim=-1) * signed_sin
+    return rotated if rotated.dtype == x.dtype else rotated.to(x.dtype)
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) * gain, over the last dimension.
+
+    Written out (five operations) rather than ``nn.RMSNorm``, which dispatches about
+    twenty small operations on CPU and so slows token-by-token drafting; under
+    torch.compile both become one fused kernel.
+    """
+
+    def __init__(self, width: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 class KVCache:
@@ -157,6 +180,8 @@ class KVCache:
         shape = (config.n_layers, batch_size, config.n_heads, max_length, config.head_dim)
         self.keys = torch.zeros(shape, device=device, dtype=dtype)
         self.values = torch.zeros(shape, device=device, dtype=dtype)
+        self.layer_keys = self.keys.unbind(0)  # views, one per layer: (B, heads, slots, hd)
+        self.layer_values = self.values.unbind(0)
         self.valid = torch.zeros(batch_size, max_length, device=device, dtype=torch.bool)
         self.next_position = torch.zeros(batch_size, device=device, dtype=torch.long)
         self.length = 0
@@ -193,11 +218,11 @@ class Attention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
         else:
             start, end = cache.length, cache.length + length
-            cache.keys[self.layer, :, :, start:end] = k
-            cache.values[self.layer, :, :, start:end] = v
-            y = F.scaled_dot_product_attention(
-                q, cache.keys[self.layer, :, :, :end], cache.values[self.layer, :, :, :end],
-                attn_mask=mask, dropout_p=dropout)
+            keys, values = cache.layer_keys[self.layer], cache.layer_values[self.layer]
+            keys[:, :, start:end] = k
+            values[:, :, start:end] = v
+            y = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end],
+                                               attn_mask=mask, dropout_p=dropout)
         return self.out(y.transpose(1, 2).reshape(batch, length, width))
 
 
@@ -219,9 +244,9 @@ class Block(nn.Module):
 
     def __init__(self, config: ModelConfig, layer: int):
         super().__init__()
-        self.attention_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        self.attention_norm = RMSNorm(config.d_model, config.norm_eps)
         self.attention = Attention(config, layer)
-        self.mlp_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        self.mlp_norm = RMSNorm(config.d_model, config.norm_eps)
         self.mlp = GatedMLP(config)
         self.dropout = config.dropout
 
@@ -243,7 +268,7 @@ class TransformerLM(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.padded_vocab_size, config.d_model)
         self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layers))
-        self.norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        self.norm = RMSNorm(config.d_model, config.norm_eps)
         cos, sin = rotary_tables(config)
         # Not saved: rebuilt from the config, so weights files hold only learned values.
         self.register_buffer("rotary_cos", cos, persistent=False)
@@ -282,7 +307,7 @@ class TransformerLM(nn.Module):
             if length > self.config.context_length:
                 raise ModelError(f"{length} tokens exceed the context length "
                                  f"{self.config.context_length}")
-            # angles (T, 1, 1, head_dim / 2) broadcast over batch, q/k and heads
+            # angles (T, 1, 1, head_dim) broadcast over batch, q/k and heads
             cos = self.rotary_cos[:length, None, None]
             sin = self.rotary_sin[:length, None, None]
             mask = None
@@ -313,9 +338,12 @@ class TransformerLM(nn.Module):
         visible = cache.valid[:, None, :end] & (slots <= query_slots)
         # Every query also sees itself, so padding rows stay finite (no all-masked softmax).
         visible |= slots == query_slots
-        cos = self.rotary_cos[positions][:, :, None, None]  # (B, T, 1, 1, head_dim / 2)
+        cos = self.rotary_cos[positions][:, :, None, None]  # (B, T, 1, 1, head_dim)
         sin = self.rotary_sin[positions][:, :, None, None]
-        return cos, sin, visible.unsqueeze(1)
+        # added to the attention scores: 0 where visible, -inf elsewhere (converted once
+        # here rather than in every layer)
+        bias = torch.zeros(visible.shape, dtype=cache.keys.dtype, device=device)
+        return cos, sin, bias.masked_fill_(~visible, float("-inf")).unsqueeze(1)
 
     # -- generation -------------------------------------------------------------------
 
