@@ -219,25 +219,29 @@ class _Run:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
                 last = done == t.steps
-                if done % t.log_every == 0 or last or done == 1:
+                logging = done % t.log_every == 0 or last or done == start + 1
+                evaluating = bool(self.val_windows and t.eval_every
+                                  and (done % t.eval_every == 0 or last))
+                saving = (t.checkpoint_every and done % t.checkpoint_every == 0) or last \
+                    or self.stop_requested
+                if logging:
                     seconds = time.perf_counter() - interval_start
                     speed = interval_steps * tokens_per_step / max(seconds, 1e-9)
-                    self._log({"step": done, "loss": loss, "lr": self._lr(step),
-                               "grad_norm": self.grad_norm, "tokens_per_s": round(speed, 1),
+                    self._log({"step": done, "loss": round(loss, 6), "lr": self._lr(step),
+                               "grad_norm": round(self.grad_norm, 6),
+                               "tokens_per_s": round(speed, 1),
                                "mfu": (round(speed * flops_per_token / peak, 4) if peak
                                        else None),
                                "tokens_seen": self.tokens_seen})
-                if self.val_windows and t.eval_every and (done % t.eval_every == 0 or last):
+                if evaluating:
                     self.val_loss = self._evaluate()
                     self._log({"step": done, "val_loss": self.val_loss})
                     self._plot()
-                if (t.checkpoint_every and done % t.checkpoint_every == 0) or last \
-                        or self.stop_requested:
+                if saving:
                     self._checkpoint(done, loss)
                 if self.stop_requested:
-                    bar.close()
                     return TrainResult(self.run_dir, done, loss, self.val_loss, interrupted=True)
-                if done % t.log_every == 0 or done == 1:
+                if logging or evaluating or saving:  # speed is measured over training only
                     interval_start, interval_steps = time.perf_counter(), 0
         finally:
             bar.close()
