@@ -120,8 +120,12 @@ def main() -> None:
                 "mfu": round(mfu(speed, config, peak * 1e12, args.context), 4),
                 "mfu_causal": round(mfu(speed, config, peak * 1e12, args.context, causal=True), 4),
                 "peer": "matmul_tflops", "ratio": round(model_flops / (peak * 1e12), 4)}
-        if not cuda:
-            line["draft_784_tokens_s"] = round(bench_drafting(preset), 3)  # 16 bars
+        if not cuda:  # drafting ~16 bars, with this process's threads and with one
+            line["draft_784_tokens_s"] = round(bench_drafting(preset), 3)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            line["draft_784_tokens_1_thread_s"] = round(bench_drafting(preset), 3)
+            torch.set_num_threads(threads)
         print(json.dumps(line), flush=True)
 
 

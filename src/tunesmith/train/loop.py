@@ -76,8 +76,9 @@ class _Run:
         self.info = info
         self.run_dir = run_dir
         self.config = self._settle_config(config, resume)
-        if data_dir is not None:
-            self.config.data.dir = str(Path(data_dir).resolve())
+        if data_dir is not None or self.config.data.dir:
+            # absolute, so that --resume works from any working directory
+            self.config.data.dir = str(Path(data_dir or self.config.data.dir).resolve())
         self.resume = resume
         self.progress = progress
         self.train_windows, self.val_windows = windows or self._open_windows()
