@@ -16,8 +16,15 @@ the left::
         logits = model.step(next_ids, cache)                     # (B, vocab)
 
 Padding never changes a row's result: the logits of a padded row equal those of the
-same prompt run alone (tested). This module imports torch and nothing of tunesmith's
-higher layers; `estimate_flops_per_token` and `mfu` live beside the model they measure.
+same prompt run alone (tested). A prompt may also be fed in several chunks with
+``model(ids, cache, attention_mask)``. The cache holds at most ``context_length``
+tokens and uses the weights' dtype (run generation without autocast). Logits are
+float views cut to ``vocab_size``; mask them (the grammar) before sampling. Drafting
+one sequence on a busy CPU is often faster with ``torch.set_num_threads(1)``: each
+step is a chain of small, memory-bound products.
+
+This module imports torch and nothing of tunesmith's higher layers;
+`estimate_flops_per_token` and `mfu` live beside the model they measure.
 """
 from __future__ import annotations
 
