@@ -199,3 +199,16 @@ def test_cli_prepares_and_reports_bad_input_in_one_line(tmp_path, capsys):
     assert "not a prepared corpus" in capsys.readouterr().err
     assert (tmp_path / "taken" / "thesis.tex").read_text() == "precious"
     assert main(["prepare", str(folder), "--out", str(tmp_path / "o3"), "--shard", "4/3"]) == 2
+
+
+def test_content_hash_ignores_resolution_and_leading_silence_not_notes():
+    score = tunesmith.io.read(DATA / "bach_bwv66.6.mxl")
+    digest = content_hash(score)
+    later = score.copy()
+    for track in later.tracks:
+        track.notes["onset"] += 4 * score.ticks_per_quarter      # a bar of silence first
+    assert content_hash(later) == digest
+    assert content_hash(score.resample(10080)) == digest
+    changed = score.copy()
+    changed.tracks[0].notes["pitch"][5] += 1
+    assert content_hash(changed) != digest

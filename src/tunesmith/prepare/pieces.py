@@ -48,7 +48,8 @@ class FileRecord:
 def content_hash(score: Score) -> str:
     """A hex digest of the piece's notes (onset, duration, pitch, drum or not) on a
     1/48-quarter grid, independent of file format, resolution, track order, instrument
-    names and programs: identical music from two files hashes the same."""
+    names and programs, and of silence before the first note: identical music from two
+    files hashes the same."""
     rows = []
     for track in score.tracks:
         notes = track.notes
@@ -62,6 +63,8 @@ def content_hash(score: Score) -> str:
         block[:, 3] = int(track.is_drum)
         rows.append(block)
     table = np.concatenate(rows) if rows else np.zeros((0, 4), dtype=np.int64)
+    if len(table):
+        table[:, 0] -= table[:, 0].min()
     table = table[np.lexsort(table.T[::-1])]
     return hashlib.blake2b(np.ascontiguousarray(table).tobytes(), digest_size=16).hexdigest()
 
