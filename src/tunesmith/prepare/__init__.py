@@ -17,6 +17,7 @@ plus ``tokenizer.json`` and ``manifest.json``.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -207,10 +208,11 @@ def prepare(config: PrepareConfig, out: str | os.PathLike, tokenizer=None, worke
     todo.sort(key=lambda task: -os.path.getsize(task[0]))
 
     _preload_readers(task[0] for task in todo)
-    bar = _progress_bar(len(files), len(files) - len(todo), progress)
-    try:
-        for outcome in run_tasks(todo, _FileWorker(tokenizer_json), workers=workers,
-                                 timeout_s=config.timeout_s):
+    bar = _progress_bar(len(files), len(files) - len(todo), progress, "prepare")
+    outcomes = run_tasks(todo, _FileWorker(tokenizer_json), workers=workers,
+                         timeout_s=config.timeout_s)
+    with contextlib.closing(outcomes), bar:  # an interrupt stops the workers at once
+        for outcome in outcomes:
             path, name, record_path = outcome.task
             if outcome.status == "timeout":
                 save_record(FileRecord(name, skipped=f"timed out after {config.timeout_s:g} s",
@@ -220,11 +222,14 @@ def prepare(config: PrepareConfig, out: str | os.PathLike, tokenizer=None, worke
             bar.update(1)
             if on_file is not None:
                 on_file(name)
-    finally:
-        bar.close()
 
-    records = (load_record(_record_path(work, name)) for _, name in files)
-    return _write_corpus(out, records, config.settings(), tokenizer)
+    with _progress_bar(len(files), 0, progress, "shards") as bar:
+        def records():
+            for _, name in files:  # by name: never by the order workers finished in
+                yield load_record(_record_path(work, name))
+                bar.update(1)
+
+        return _write_corpus(out, records(), config.settings(), tokenizer)
 
 
 def _preload_readers(paths) -> None:
@@ -248,10 +253,10 @@ def _write_corpus(out: Path, records, settings: dict, tokenizer, file_counts=Non
     return assemble(out, records, settings, dtype, tokenizer.vocab_size, file_counts)
 
 
-def _progress_bar(total: int, done: int, enabled: bool):
+def _progress_bar(total: int, done: int, enabled: bool, desc: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="file", desc="prepare", disable=not enabled,
+    return tqdm(total=total, initial=done, unit="file", desc=desc, disable=not enabled,
                 dynamic_ncols=True)
 
 

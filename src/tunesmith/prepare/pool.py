@@ -87,6 +87,8 @@ def run_tasks(tasks: Iterable[Any], setup: Callable[[], Callable[[Any], Any]],
     """
     ctx = _context()
     pending = list(tasks)[::-1]  # pop() from the end keeps the given order
+    if not pending:
+        return
     pool = [_Worker(ctx, setup) for _ in range(max(1, min(workers, len(pending))))]
     try:
         while pending or any(w.task is not None for w in pool):
