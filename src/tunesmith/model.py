@@ -116,9 +116,10 @@ class ModelConfig:
 PRESETS: dict[str, dict] = {
     # ~0.1M parameters: trains in seconds, for tests.
     "tiny": dict(d_model=64, n_layers=2, n_heads=4, context_length=256),
-    # ~4.8M parameters (19 MB of float32 safetensors): drafts 16 bars on two laptop cores
-    # in well under a second with the KV cache; the default.
-    "small": dict(d_model=256, n_layers=6, n_heads=4, context_length=1024),
+    # ~3.4M parameters (14 MB of float32 safetensors); the default. Drafting on a CPU is
+    # bound by reading every weight once per token, so this is the smallest of the sizes
+    # we considered (256-384 wide, 4-6 layers); see scripts/bench_train.py for timings.
+    "small": dict(d_model=256, n_layers=4, n_heads=4, context_length=1024),
     # GPU sizes: head size 128 suits FlashAttention; parameters as counted by num_params.
     "gpu-50m": dict(d_model=768, n_layers=8, n_heads=6, context_length=2048),
     "gpu-120m": dict(d_model=1024, n_layers=10, n_heads=8, context_length=2048),
