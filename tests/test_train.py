@@ -131,7 +131,9 @@ def test_a_checkpoint_exports_to_a_model_folder(trained_run, tmp_path, capsys):
 
 def test_a_killed_run_resumes_to_exactly_the_weights_of_an_uninterrupted_one(
         prepared_corpus, tmp_path):
-    config = write_config(tmp_path / "run.toml", steps=60, eval_every=0)
+    # two micro-batches per step, so the data position counts micro-batches too
+    config = write_config(tmp_path / "run.toml", steps=60, eval_every=0, batch_size=4,
+                          grad_accum=2)
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     common = ["--data", prepared_corpus, "--config", config, "--no-progress"]
     train(TrainConfig.load(config), whole, data_dir=prepared_corpus, progress=False)
