@@ -194,6 +194,8 @@ class KVCache:
         self.next_position = torch.zeros(batch_size, device=device, dtype=torch.long)
         self.length = 0
         """Slots filled so far (the same for every row)."""
+        self.slot = torch.zeros(1, device=device, dtype=torch.long)
+        """`length` as a device tensor, for `TransformerLM.step_static` (CUDA graphs)."""
 
     @property
     def max_length(self) -> int:
@@ -225,12 +227,16 @@ class Attention(nn.Module):
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
         else:
-            start, end = cache.length, cache.length + length
             keys, values = cache.layer_keys[self.layer], cache.layer_values[self.layer]
-            keys[:, :, start:end] = k
-            values[:, :, start:end] = v
-            y = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end],
-                                               attn_mask=mask, dropout_p=dropout)
+            if length == 1 and mask.shape[-1] == cache.max_length:  # step_static: all slots, masked
+                keys.index_copy_(2, cache.slot, k)
+                values.index_copy_(2, cache.slot, v)
+            else:
+                start, end = cache.length, cache.length + length
+                keys[:, :, start:end] = k
+                values[:, :, start:end] = v
+                keys, values = keys[:, :, :end], values[:, :, :end]
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, dropout_p=dropout)
         return self.out(y.transpose(1, 2).reshape(batch, length, width))
 
 
@@ -325,6 +331,7 @@ class TransformerLM(nn.Module):
             x = block(x, cos, sin, cache, mask)
         if cache is not None:
             cache.length += length
+            cache.slot.fill_(cache.length)
         return F.linear(self.norm(x), self.embed.weight)[..., :self.config.vocab_size]
 
     def _cache_positions(self, cache: KVCache, batch: int, length: int, attention_mask):
@@ -377,6 +384,28 @@ class TransformerLM(nn.Module):
     def step(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """Feed one token per row, ids (B,); return the logits (B, vocab) of the next one."""
         return self(ids[:, None], cache)[:, 0]
+
+    def step_static(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """`step` with shapes and host state that never change, for CUDA graph capture.
+
+        Attention runs over all ``cache.max_length`` slots with the unwritten ones
+        masked, and the slot to write is ``cache.slot`` on the device, so one captured
+        graph replays every step. The logits equal `step`'s (up to rounding). The caller
+        keeps ``cache.length`` (host) in step if it mixes this with `step`.
+        """
+        if cache.max_length == cache.length and cache.length:
+            raise ModelError("the KV cache is full")
+        cache.valid.index_fill_(1, cache.slot, True)
+        bias = torch.zeros(cache.valid.shape, dtype=cache.keys.dtype, device=cache.valid.device)
+        bias = bias.masked_fill(~cache.valid, float("-inf"))[:, None, None, :]
+        cos = self.rotary_cos[cache.next_position][:, None, None, None]  # (B, 1, 1, 1, hd)
+        sin = self.rotary_sin[cache.next_position][:, None, None, None]
+        x = self.embed(ids[:, None])
+        for block in self.blocks:
+            x = block(x, cos, sin, cache, bias)
+        cache.next_position += 1
+        cache.slot += 1
+        return F.linear(self.norm(x), self.embed.weight)[:, 0, :self.config.vocab_size]
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, pad_id: int = 0,

@@ -210,6 +210,7 @@ class ConstrainedState:
         mask[crunch & (g.phase == P.DURATION), vocab.span(T.TRACK)] = False
         for kind in (T.TIMESIG, T.KEY, T.TEMPO):
             mask[crunch, vocab.span(kind)] = False
+        mask[crunch & (self.bars_written >= self.min_bars), vocab.id(T.BAR)] = False  # end now
 
     # --- state updates ------------------------------------------------------------------
     def body_forbids_meter_and_key(self) -> None:

@@ -73,16 +73,59 @@ def filter_logits(logits: torch.Tensor, mask: torch.Tensor, request: GenerationR
     return logits
 
 
-def choose(logits: torch.Tensor, mask: np.ndarray, request: GenerationRequest, seeds: torch.Tensor,
-           step: int, recent_pitch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def choose(logits: torch.Tensor, mask, request: GenerationRequest, seeds: torch.Tensor,
+           step, recent_pitch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One sampling step for a batch: the chosen ids (B,) and the model's own log-probability
-    of each (unfiltered, temperature 1), for ranking drafts."""
-    mask_t = torch.as_tensor(mask, device=logits.device)
+    of each (unfiltered, temperature 1), for ranking drafts. ``mask`` is a boolean
+    (B, vocab) array or tensor; ``step`` an int or a 0-d tensor (inside a CUDA graph)."""
+    mask_t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask, device=logits.device)
     filtered = filter_logits(logits, mask_t, request, recent_pitch)
     gumbel = -torch.log(-torch.log(uniform_noise(seeds, step, logits.shape[-1]))).to(filtered.dtype)
     choice = (filtered + gumbel).argmax(-1)
     log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
     return choice, log_probs
+
+
+class _GraphedStep:
+    """A decoding step, choosing each row's token and running the model on it, captured
+    once as a CUDA graph and replayed: on a GPU a small model's step is a few hundred
+    tiny kernels whose launches cost more than their work. Only the grammar mask
+    crosses from the host each step, and only the chosen ids come back."""
+
+    def __init__(self, model, cache, logits: torch.Tensor, request: GenerationRequest,
+                 seeds: torch.Tensor):
+        self.model, self.cache, self.request, self.seeds = model, cache, request, seeds
+        self.logits = logits.clone()
+        self.mask = torch.ones(logits.shape, dtype=torch.bool, device=logits.device)
+        self.step = torch.zeros((), dtype=torch.long, device=logits.device)
+        self.choice = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+        self.log_probs = torch.zeros(logits.shape[0], device=logits.device)
+        saved = [t.clone() for t in (cache.next_position, cache.slot, cache.valid, self.logits)]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up runs, as graph capture requires
+            for _ in range(2):
+                self._run()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self._run()
+        # undo the warm-ups (their key/value writes are overwritten before being read)
+        for tensor, value in zip((cache.next_position, cache.slot, cache.valid, self.logits), saved):
+            tensor.copy_(value)
+        self.step.zero_()
+
+    def _run(self) -> None:
+        choice, log_probs = choose(self.logits, self.mask, self.request, self.seeds, self.step)
+        self.choice.copy_(choice)
+        self.log_probs.copy_(log_probs)
+        self.logits.copy_(self.model.step_static(choice, self.cache))
+        self.step += 1
+
+    def __call__(self, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        self.mask.copy_(torch.from_numpy(mask))
+        self.graph.replay()
+        return self.choice, self.log_probs
 
 
 @dataclass
@@ -287,12 +330,18 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     finished_kind = vocab.id(T.FILL_END) if p.mode != "new" and p.mode != "continue" else tok.eos_id
     recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
     history = []
+    graphed = None
+    if device.type == "cuda" and request.repetition_penalty == 1:
+        graphed = _GraphedStep(model, cache, logits, request, seeds)
     for step in range(budget):
         mask = state.allowed(tokens_left=budget - step)
         mask[done] = False
         mask[done, tok.pad_id] = True
-        choice, log_probs = choose(logits, mask, request, seeds, step,
-                                   recent if request.repetition_penalty > 1 else None)
+        if graphed is not None:
+            choice, log_probs = graphed(mask)
+        else:
+            choice, log_probs = choose(logits, mask, request, seeds, step,
+                                       recent if request.repetition_penalty > 1 else None)
         chosen = choice.cpu().numpy()
         live = ~done
         log_likelihood[live] += log_probs.cpu().numpy()[live]
@@ -309,7 +358,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
             recent[:, pitch_span.stop:] = False
         if done.all() or step + 1 == budget:
             break
-        logits = model.step(choice, cache)
+        if graphed is None:
+            logits = model.step(choice, cache)
     drafts = []
     for row in range(count):
         gen = generated[row]
