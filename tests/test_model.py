@@ -144,3 +144,23 @@ def test_bad_configs_raise_model_errors():
         ModelConfig.from_dict({"d_model": "64"})
     with pytest.raises(ModelError, match="at least one token"):
         left_pad([[1], []])
+
+
+def test_static_decode_step_matches_the_dynamic_one_for_a_left_padded_batch():
+    """step_static (the CUDA-graph path) gives step's logits and leaves the same cache."""
+    from tunesmith.model import left_pad
+
+    torch.manual_seed(0)
+    model = TransformerLM(ModelConfig.preset("tiny", vocab_size=100, context_length=64)).eval()
+    ids, mask = left_pad([[1, 5, 7, 9], [1, 3]])
+    with torch.inference_mode():
+        _, dynamic = model.prefill(ids, mask, max_length=20)
+        _, static = model.prefill(ids, mask, max_length=20)
+        tokens = torch.tensor([4, 6])
+        for _ in range(6):
+            expected = model.step(tokens, dynamic)
+            got = model.step_static(tokens, static)
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+            tokens = expected.argmax(-1)
+        assert torch.equal(static.next_position, dynamic.next_position)
+        assert int(static.slot) == dynamic.length
