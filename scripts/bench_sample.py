@@ -98,7 +98,7 @@ def gpu_rate(model, tok) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the shipped default model)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads for torch")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (generate uses 1)")
     parser.add_argument("--gpu-only", action="store_true", help="only the 64-draft GPU figure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
