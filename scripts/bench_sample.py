@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from tunesmith.drafts import load_model
+from tunesmith.model import count_params
 from tunesmith.sample import GenerationRequest, generate, resolve
 from tunesmith.sample.constraints import ConstrainedState
 from tunesmith.sample.sampler import choose
@@ -98,13 +99,15 @@ def gpu_rate(model, tok) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the shipped default model)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (generate uses 1)")
+    parser.add_argument("--threads", type=int, default=min(2, torch.get_num_threads()),
+                        help="CPU threads for torch (generate uses at most 2)")
     parser.add_argument("--gpu-only", action="store_true", help="only the 64-draft GPU figure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
     model, tok, info = load_model(args.model, "cpu")
-    result = {"bench": "sample", "model": info.name, "params": model.num_params(), "threads": args.threads}
+    result = {"bench": "sample", "model": info.name, "params": count_params(model.config),
+              "int8_on_cpu": True, "threads": args.threads}
     with torch.inference_mode():
         for batch in () if args.gpu_only else (1, 16):
             cached = cached_rate(model, tok, batch, cpu)

@@ -107,9 +107,9 @@ def run(args) -> int:
     if args.device == "cpu":
         import torch
 
-        # Drafting a token reads every weight once: one thread is as fast as two on
-        # two cores and far faster when another process wants a core (measured).
-        torch.set_num_threads(1)
+        # A token's step is a few small matrix-vector products: beyond two threads
+        # they only wait on each other (and on a busy machine even two can stall).
+        torch.set_num_threads(min(2, torch.get_num_threads()))
     model, tokenizer, model_info = load_model(args.model, args.device)
 
     from ..sample import generate
