@@ -324,8 +324,9 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     logits, cache = model.prefill(prefix, max_length=max_length)
     seeds = torch.arange(start, start + count, device=device, dtype=torch.int64) + request.seed
     pitch_span = vocab.span(T.PITCH)
-    generated = [[] for _ in range(count)]
-    log_likelihood = np.zeros(count)
+    chosen_ids = np.zeros((budget, count), dtype=np.int64)   # step x row; read back once per step
+    step_log_probs = torch.zeros(budget, count, device=device)  # stays on the device until the end
+    length = np.full(count, budget)                              # tokens each row wrote
     done = np.zeros(count, dtype=bool)
     finished_kind = vocab.id(T.FILL_END) if p.mode != "new" and p.mode != "continue" else tok.eos_id
     recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
@@ -342,13 +343,13 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
         else:
             choice, log_probs = choose(logits, mask, request, seeds, step,
                                        recent if request.repetition_penalty > 1 else None)
-        chosen = choice.cpu().numpy()
-        live = ~done
-        log_likelihood[live] += log_probs.cpu().numpy()[live]
-        for row in np.flatnonzero(live):
-            generated[row].append(int(chosen[row]))
+        step_log_probs[step].copy_(log_probs)
+        chosen = choice.cpu().numpy()  # the one device-to-host sync of a step
+        chosen_ids[step] = chosen
         state.advance(chosen)
-        done |= chosen == finished_kind
+        finished = ~done & (chosen == finished_kind)
+        length[finished] = step + 1
+        done |= finished
         if request.repetition_penalty > 1:
             history.append(choice)
             recent.zero_()
@@ -360,13 +361,16 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
             break
         if graphed is None:
             logits = model.step(choice, cache)
+    length = np.minimum(length, step + 1)
+    log_probs_host = step_log_probs[: step + 1].cpu().numpy()
     drafts = []
     for row in range(count):
-        gen = generated[row]
+        gen = chosen_ids[: length[row], row].tolist()
+        mean_log_likelihood = float(log_probs_host[: length[row], row].mean()) if length[row] else 0.0
         if p.mode == "infill_track" and gen and gen[-1] == vocab.id(T.FILL_END):
             gen = gen + [tok.eos_id]
         ids = _assemble(tok, p, gen)
         drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids,
-                            score=tok.decode(ids), mean_log_likelihood=float(log_likelihood[row] / max(len(gen), 1)),
-                            tokens_generated=len(gen)))
+                            score=tok.decode(ids), mean_log_likelihood=mean_log_likelihood,
+                            tokens_generated=int(length[row])))
     return drafts
