@@ -127,7 +127,7 @@ def main() -> None:
         rate, live = gpu_rate(gpu_model, tok)
         result["gpu_64_drafts_tokens_per_s"] = round(rate, 1)
         result["gpu_64_drafts_live_rows"] = round(live, 3)
-        rate, live = gpu_rate(gpu_model, tok, programs=["flute"])
+        rate, live = gpu_rate(gpu_model, tok, programs=["73"])  # flute
         result["gpu_64_melody_drafts_tokens_per_s"] = round(rate, 1)
         result["gpu_64_melody_drafts_live_rows"] = round(live, 3)
     print(json.dumps(result))
