@@ -17,8 +17,16 @@ COMMANDS = ["inspect", "tokenize", "generate", "render", "prepare", "train", "ex
 """Subcommand modules, in the order ``tunesmith --help`` lists them."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other tunesmith error
+    (``--help`` still shows the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tunesmith", description="AI music composition: tokenize, train, generate, render.")
     parser.add_argument("--version", action="version", version="tunesmith 0.1.0")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

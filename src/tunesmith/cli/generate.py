@@ -7,6 +7,7 @@ Nothing is overwritten unless ``--overwrite`` is given.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--infill", metavar="A-B", help="regenerate bars A to B of the prompt (from 1, inclusive)")
     p.add_argument("--infill-track", metavar="PROGRAM",
                    help="write a part for this instrument (e.g. 'acoustic bass') against the prompt")
-    p.add_argument("--bars", type=int, default=8, help="bars to write (default 8; after the prompt when continuing)")
+    p.add_argument("--bars", type=_bars, default=8,
+                   help="bars to write (default 8; after the prompt when continuing), or 'auto' to "
+                        "let the model end the piece (1 to 64 bars)")
     p.add_argument("--key", help='key and mode, e.g. "D dorian", "F# minor"')
     p.add_argument("--time-signature", help="meter, e.g. 3/4")
     p.add_argument("--tempo", type=float, help="quarter notes per minute")
@@ -55,6 +58,15 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
+
+
+def _bars(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bars or 'auto'") from None
 
 
 def _notes_per_bar(text: str | None):
