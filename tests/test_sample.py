@@ -268,3 +268,13 @@ def test_free_length_drafts_end_on_their_own_within_the_cap(tiny_model):
         tok.validate(draft.ids)
         assert draft.ids[-1] == tok.eos_id
         assert 1 <= len(tok.bar_offsets(draft.ids)) <= FREE_MAX_BARS
+
+
+def test_the_last_bar_ends_the_piece_instead_of_filling_with_a_cluster(tiny_model):
+    """Once the bars asked are written, the model's wish for another bar becomes the end
+    of the piece, and no part strikes a pitch twice at one onset."""
+    model, tok = tiny_model
+    for draft in generate(model, tok, GenerationRequest(bars=1, num_samples=8, seed=21, top_p=1.0)):
+        for track in draft.score.tracks:
+            keys = list(zip(track.notes["onset"].tolist(), track.notes["pitch"].tolist()))
+            assert len(keys) == len(set(keys))

@@ -48,6 +48,7 @@ class ConstrainedState:
         self.notes_in_bar = np.zeros(batch_size, dtype=np.int64)
         self.last_pitch_out_of_scale = np.zeros(batch_size, dtype=bool)
         self.fill_origin = np.zeros(batch_size, dtype=np.int64)  # where infilled bars start
+        self.pitch_floor = np.full(batch_size, -1, dtype=np.int64)  # last pitch at this onset and part
         self._static = self._static_masks()
 
     # --- precomputed per-request masks ----------------------------------------------------
@@ -153,7 +154,10 @@ class ConstrainedState:
         return self.programs[rows, self.grammar.slot] == DRUMS
 
     def _pitch_mask(self, mask):
+        """Scale and range for pitched parts; within one onset of one part, pitches rise
+        (the order the tokenizer writes chords in), so no pitch is struck twice at once."""
         span = self.vocab.span(T.PITCH)
+        mask[:, span] &= np.arange(128)[None, :] > self.pitch_floor[:, None]
         drum = self._current_slot_is_drum()
         allowed = self._static["pitch_in_scale"] | self._static["pitch_chromatic"]
         mask[~drum, span] &= allowed
@@ -244,6 +248,8 @@ class ConstrainedState:
             self.bars_written += bar & in_region
         self.notes_in_bar[bar] = 0
         pitch = kind == T.PITCH
+        self.pitch_floor = np.where(pitch, value, self.pitch_floor)
+        self.pitch_floor[(kind == T.POSITION) | (kind == T.TRACK) | (kind == T.BAR)] = -1
         self.last_pitch_out_of_scale = np.where(
             pitch, ~self._static["in_scale_table"][np.where(pitch, value, 0)], self.last_pitch_out_of_scale)
         self.notes_in_bar += pitch

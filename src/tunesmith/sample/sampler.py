@@ -51,13 +51,25 @@ def uniform_noise(seeds: torch.Tensor, step: int, vocab_size: int) -> torch.Tens
 
 
 def filter_logits(logits: torch.Tensor, mask: torch.Tensor, request: GenerationRequest,
-                  recent_pitch: torch.Tensor | None) -> torch.Tensor:
-    """Apply repetition penalty, temperature, the mask, top-k, top-p and min-p."""
+                  recent_pitch: torch.Tensor | None, end_tokens: tuple[int, int, int] | None = None
+                  ) -> torch.Tensor:
+    """Apply repetition penalty, temperature, the mask, top-k, top-p and min-p.
+
+    ``end_tokens`` (Bar, EOS, FillEnd ids): where a Bar is masked (the bars asked are
+    written) but an end is allowed, the model's wish for another bar becomes a wish to
+    end, rather than being spread over extra notes in the last bar."""
     logits = logits.float()
     if recent_pitch is not None and request.repetition_penalty > 1:
         penalty = request.repetition_penalty
         logits = torch.where(recent_pitch, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
     logits = logits / request.temperature
+    if end_tokens is not None:
+        bar, eos, fill_end = end_tokens
+        blocked = ~mask[:, bar]
+        logits = logits.clone()
+        for end in (eos, fill_end):
+            merge = blocked & mask[:, end]
+            logits[:, end] = torch.where(merge, torch.logaddexp(logits[:, end], logits[:, bar]), logits[:, end])
     logits = logits.masked_fill(~mask, float("-inf"))
     if request.top_k:
         kth = torch.topk(logits, min(request.top_k, logits.shape[-1])).values[:, -1:]
@@ -74,12 +86,13 @@ def filter_logits(logits: torch.Tensor, mask: torch.Tensor, request: GenerationR
 
 
 def choose(logits: torch.Tensor, mask, request: GenerationRequest, seeds: torch.Tensor,
-           step, recent_pitch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+           step, recent_pitch: torch.Tensor | None = None,
+           end_tokens: tuple[int, int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One sampling step for a batch: the chosen ids (B,) and the model's own log-probability
     of each (unfiltered, temperature 1), for ranking drafts. ``mask`` is a boolean
     (B, vocab) array or tensor; ``step`` an int or a 0-d tensor (inside a CUDA graph)."""
     mask_t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask, device=logits.device)
-    filtered = filter_logits(logits, mask_t, request, recent_pitch)
+    filtered = filter_logits(logits, mask_t, request, recent_pitch, end_tokens)
     gumbel = -torch.log(-torch.log(uniform_noise(seeds, step, logits.shape[-1]))).to(filtered.dtype)
     choice = (filtered + gumbel).argmax(-1)
     log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
@@ -93,8 +106,9 @@ class _GraphedStep:
     crosses from the host each step, and only the chosen ids come back."""
 
     def __init__(self, model, cache, logits: torch.Tensor, request: GenerationRequest,
-                 seeds: torch.Tensor):
+                 seeds: torch.Tensor, end_tokens: tuple[int, int, int]):
         self.model, self.cache, self.request, self.seeds = model, cache, request, seeds
+        self.end_tokens = end_tokens
         self.logits = logits.clone()
         self.mask = torch.ones(logits.shape, dtype=torch.bool, device=logits.device)
         self.step = torch.zeros((), dtype=torch.long, device=logits.device)
@@ -116,7 +130,8 @@ class _GraphedStep:
         self.step.zero_()
 
     def _run(self) -> None:
-        choice, log_probs = choose(self.logits, self.mask, self.request, self.seeds, self.step)
+        choice, log_probs = choose(self.logits, self.mask, self.request, self.seeds, self.step,
+                                   end_tokens=self.end_tokens)
         self.choice.copy_(choice)
         self.log_probs.copy_(log_probs)
         self.logits.copy_(self.model.step_static(choice, self.cache))
@@ -231,8 +246,8 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
     ids, _ = _prompt_ids(tok, prompt)
     body = ids[:-1]  # drop EOS: the prompt goes on
     if len(body) + reserve > context_length:
-        bars = tok.bar_offsets(body)
-        keep_from = next((int(b) for b in bars if len(body) - b + 64 + reserve <= context_length), None)
+        offsets = tok.bar_offsets(body)
+        keep_from = next((int(b) for b in offsets if len(body) - b + 64 + reserve <= context_length), None)
         if keep_from is None:
             raise RequestError("the prompt's last bar alone fills the model's context")
         window = np.concatenate([tok.header_at(body, keep_from), body[keep_from:]])
@@ -331,9 +346,10 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     finished_kind = vocab.id(T.FILL_END) if p.mode != "new" and p.mode != "continue" else tok.eos_id
     recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
     history = []
+    end_tokens = (tok.bar_id, tok.eos_id, vocab.id(T.FILL_END))
     graphed = None
     if device.type == "cuda" and request.repetition_penalty == 1:
-        graphed = _GraphedStep(model, cache, logits, request, seeds)
+        graphed = _GraphedStep(model, cache, logits, request, seeds, end_tokens)
     for step in range(budget):
         mask = state.allowed(tokens_left=budget - step)
         mask[done] = False
@@ -342,7 +358,7 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
             choice, log_probs = graphed(mask)
         else:
             choice, log_probs = choose(logits, mask, request, seeds, step,
-                                       recent if request.repetition_penalty > 1 else None)
+                                       recent if request.repetition_penalty > 1 else None, end_tokens)
         step_log_probs[step].copy_(log_probs)
         chosen = choice.cpu().numpy()  # the one device-to-host sync of a step
         chosen_ids[step] = chosen
