@@ -132,7 +132,7 @@ def run(args) -> int:
         bar.close()
     index = load_index(args.originality_index, model_info)
     for draft in drafts:
-        copied = check_originality(draft.score, index) if index else None
+        copied = check_originality(draft.generated, index) if index else None
         if copied and copied["longest_bars"] > args.max_copied_bars:
             action = "dropped" if args.original_only else "kept"
             print(f"tunesmith: warning: draft seed {draft.seed} shares {copied['longest_bars']:.1f} bars "

@@ -24,6 +24,7 @@ from ..score import NOTE_DTYPE, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score
 from .constraints import ConstrainedState
+from .merge import bar_start, merge_draft
 from .request import FREE_MAX_BARS, GenerationRequest, ResolvedRequest, resolve
 
 MAX_BATCH = 64
@@ -151,6 +152,9 @@ class Draft:
     seed: int
     ids: np.ndarray
     score: Score
+    """The whole piece: a prompt's own notes, names and tempos, plus the new material."""
+    generated: Score
+    """The new material alone (what the originality check compares)."""
     mean_log_likelihood: float
     tokens_generated: int
 
@@ -165,6 +169,8 @@ class _Plan:
     original: np.ndarray | None = None
     span: tuple[int, int] | None = None
     mode: str = "new"               # new | continue | infill_bars | infill_track
+    prompt: Score | None = None     # the composer's own score, put back untouched
+    slot: int | None = None         # the part written by track infilling
 
 
 def _prompt_ids(tok: Tokenizer, prompt: Score, extra_program: int | None = None) -> tuple[np.ndarray, int | None]:
@@ -232,7 +238,7 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
         bar_ticks = tok.decode(window).bar_starts(until_tick=int(longest_bar * (first - lo + 1)))
         origin = bar_ticks[first - lo] * units_per_tick
         return _Plan(prefix=rearranged[:cut], target_bars=fill_bars, fill_origin=int(origin),
-                     original=ids, span=(first, last), mode="infill_bars")
+                     original=ids, span=(first, last), mode="infill_bars", prompt=prompt)
     if resolved.request.infill_program is not None:
         program = program_from_name(resolved.request.infill_program)
         ids, slot = _prompt_ids(tok, prompt, extra_program=program)
@@ -242,7 +248,8 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
         if cut + n_bars * 6 > context_length:
             raise RequestError(f"the prompt is too long for track infilling ({cut} tokens; "
                                f"the model reads {context_length})")
-        return _Plan(prefix=rearranged[:cut], target_bars=n_bars, original=ids, mode="infill_track")
+        return _Plan(prefix=rearranged[:cut], target_bars=n_bars, original=ids, mode="infill_track",
+                     prompt=prompt, slot=slot)
     ids, _ = _prompt_ids(tok, prompt)
     body = ids[:-1]  # drop EOS: the prompt goes on
     if len(body) + reserve > context_length:
@@ -251,8 +258,8 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
         if keep_from is None:
             raise RequestError("the prompt's last bar alone fills the model's context")
         window = np.concatenate([tok.header_at(body, keep_from), body[keep_from:]])
-        return _Plan(prefix=window, target_bars=bars, original=body, mode="continue")
-    return _Plan(prefix=body, target_bars=bars, original=body, mode="continue")
+        return _Plan(prefix=window, target_bars=bars, original=body, mode="continue", prompt=prompt)
+    return _Plan(prefix=body, target_bars=bars, original=body, mode="continue", prompt=prompt)
 
 
 def _assemble(tok: Tokenizer, p: _Plan, generated: list[int]) -> np.ndarray:
@@ -275,6 +282,21 @@ def _assemble(tok: Tokenizer, p: _Plan, generated: list[int]) -> np.ndarray:
     if len(suffix):
         suffix = tok.restate_bar_state(p.original[:mid_end], p.original[int(bars[first]):mid_end], suffix)
     return np.concatenate([p.original[: int(bars[first])], middle, suffix, [tok.eos_id]])
+
+
+def _result(tok: Tokenizer, p: _Plan, request: GenerationRequest, decoded: Score) -> tuple[Score, Score]:
+    """(piece, generated material) of a decoded draft; see `merge.merge_draft`."""
+    if p.mode == "new":
+        if request.tempo is not None:  # exactly as asked, not the tempo bin's centre
+            decoded.tempos = np.array([(0, request.tempo)], dtype=decoded.tempos.dtype)
+        return decoded, decoded
+    if p.mode == "continue":
+        span = (bar_start(decoded, len(tok.bar_offsets(p.original))), None)
+    elif p.mode == "infill_bars":
+        span = (bar_start(decoded, p.span[0]), bar_start(decoded, p.span[1] + 1))
+    else:
+        span = (0, None)
+    return merge_draft(p.prompt, decoded, p.mode, span, tok.config.max_tracks, new_slot=p.slot)
 
 
 def _note_set(score: Score) -> set:
@@ -386,7 +408,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
         if p.mode == "infill_track" and gen and gen[-1] == vocab.id(T.FILL_END):
             gen = gen + [tok.eos_id]
         ids = _assemble(tok, p, gen)
-        drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids,
-                            score=tok.decode(ids), mean_log_likelihood=mean_log_likelihood,
+        score, generated = _result(tok, p, request, tok.decode(ids))
+        drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids, score=score,
+                            generated=generated, mean_log_likelihood=mean_log_likelihood,
                             tokens_generated=int(length[row])))
     return drafts
