@@ -138,3 +138,14 @@ def test_bad_soundfont_and_take_fail_before_anything_is_written(tmp_path):
         render(gapped(), "mid,wav", tmp_path / "b", vocals=tmp_path / "missing.wav")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert default_soundfont().is_file()
+
+
+def test_drums_sound_whatever_kit_number_the_file_names():
+    """Real files put drum kits other than 0 on channel 10 (Mr. Blue Sky: 33); most GM
+    SoundFonts have only the standard kit, so the synthesizer plays kit 0."""
+    onsets = np.arange(8) * 240
+    for kit in (0, 33):
+        score = Score(ticks_per_quarter=480, tracks=[
+            Track("Drums", program=kit, is_drum=True, notes=make_notes(onsets, [120] * 8, [36, 42] * 4, 100))])
+        audio = render_audio(score)[0]
+        assert 20 * np.log10(np.sqrt(np.mean(audio ** 2))) > -40, kit

@@ -83,6 +83,9 @@ def synthesize(score: Score, soundfont: str | os.PathLike | None = None,
     end = score.end_tick()
     release_ticks = _seconds_to_ticks(score, end, RELEASE_SECONDS)
     sym = score_to_symusic(_hold_last_notes(score, release_ticks))
+    for track in sym.tracks:  # drum kits other than the standard one (0) are silent in most GM
+        if track.is_drum:     # SoundFonts; the kit number stays in the MIDI we write
+            track.program = 0
     end_seconds = float(score.ticks_to_seconds(end))
     length = int(round((end_seconds + RELEASE_SECONDS) * SAMPLE_RATE))
     fade_start = int(round(end_seconds * SAMPLE_RATE))
