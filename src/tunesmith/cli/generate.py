@@ -116,8 +116,14 @@ def run(args) -> int:
         from ..io import read
 
         prompt = read(request.prompt)
+    import torch
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        from ..errors import RequestError
+
+        raise RequestError(f"--device {args.device}: this torch build sees no CUDA GPU "
+                           "(install a CUDA build of torch, see README)")
     if args.device == "cpu":
-        import torch
 
         # A token's step is a few small matrix-vector products: beyond two threads
         # they only wait on each other (and on a busy machine even two can stall).
