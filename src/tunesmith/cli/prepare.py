@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ..errors import RequestError
+from ..errors import DataError, RequestError
 
 
 def register(subparsers) -> None:
@@ -77,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
     if args.clean:
         remove_work_folder(args.out)
     print(summary(manifest, args.out))
+    counts = manifest["counts"]
+    if not counts["pieces"]:  # the manifest says why (every skipped file has its reason)
+        raise DataError(f"no piece could be prepared from {counts['files']} file(s); "
+                        "see manifest.json for each file's reason", args.out)
+    empty = [name for name, split in counts["splits"].items() if not split["pieces"]]
+    if empty:
+        print(f"tunesmith: warning: no pieces fell in the {' and '.join(empty)} split(s): "
+              "the corpus is small for the fractions asked (--val/--test)", file=sys.stderr)
     return 0
 
 
