@@ -103,6 +103,8 @@ def parse_key(text: str) -> tuple[int, int]:
     from .errors import RequestError
 
     parts = text.strip().replace("-", " ").split()
+    if len(parts) == 1 and parts[0].lower() in MODES + ("ionian", "aeolian"):
+        raise RequestError(f"key {text!r} has no tonic: give one, e.g. 'D {parts[0].lower()}'")
     if not parts or not parts[0] or parts[0][0].upper() not in "CDEFGAB":
         raise RequestError(f"unknown key {text!r}: use a tonic and a mode, e.g. 'D dorian'")
     name = parts[0]

@@ -38,10 +38,11 @@ def parse_pitch(text: str) -> int:
 
 def parse_range(text: str) -> tuple[int, int]:
     """``"C4-C6"`` -> (60, 84), inclusive."""
-    parts = re.split(r"\s*(?:-|\.\.|:)\s*(?=[A-Ga-g0-9])", text.strip(), maxsplit=1)
-    if len(parts) != 2:
-        raise RequestError(f"bad range {text!r}: use LOW-HIGH, e.g. C4-C6")
-    low, high = parse_pitch(parts[0]), parse_pitch(parts[1])
+    note = r"(?:[A-Ga-g][#b]{0,2}-?\d+|\d+)"
+    match = re.match(rf"^\s*({note})\s*(?:-|\.\.|:)\s*({note})\s*$", text)
+    if not match:
+        raise RequestError(f"bad range {text!r}: use LOW-HIGH, e.g. C4-C6 (C-1-G9 for all of MIDI)")
+    low, high = parse_pitch(match.group(1)), parse_pitch(match.group(2))
     if low > high:
         raise RequestError(f"range {text!r} is empty: its low note is above its high note")
     return low, high
