@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         raise RequestError("--model needs --data: the prepared corpus to score it on")
     if args.batch_size < 1 or (args.max_batches is not None and args.max_batches < 1):
         raise RequestError("--batch-size and --max-batches must be at least 1")
+    for name, value in (("--data", args.data), ("--model", args.model), ("--reference", args.reference),
+                        ("--generated", args.generated)):
+        if value is not None and not Path(value).exists():  # inputs first, then the output
+            raise RequestError(f"{name}: no such file or folder", value)
     out = Path(args.out)
     json_path, png_path = out / "evaluation.json", out / "distributions.png"
     targets = [json_path] + ([png_path] if args.reference else [])
