@@ -292,3 +292,15 @@ def test_the_last_bar_ends_the_piece_instead_of_filling_with_a_cluster(tiny_mode
         for track in draft.score.tracks:
             keys = list(zip(track.notes["onset"].tolist(), track.notes["pitch"].tolist()))
             assert len(keys) == len(set(keys))
+
+
+def test_every_instrument_stays_within_what_it_can_play(tiny_model):
+    from tunesmith.gm import playable_range
+
+    model, tok = tiny_model
+    request = GenerationRequest(bars=4, programs=["acoustic bass", "piccolo"], num_samples=6, seed=13,
+                                temperature=1.5, top_p=1.0)
+    for draft in generate(model, tok, request):
+        for track in draft.score.tracks:
+            low, high = playable_range(track.program)
+            assert ((track.notes["pitch"] >= low) & (track.notes["pitch"] <= high)).all(), track

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gm import DRUMS
+from ..gm import DRUMS, playable_range
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import meter_index, tempo_bin
 from ..tokenizer.grammar import Fill, P
@@ -82,6 +82,12 @@ class ConstrainedState:
         in_scale = np.isin(pitch % 12, r.scale) if r.scale else np.ones(128, dtype=bool)
         masks["pitch_in_scale"] = pitched_ok & in_scale
         masks["pitch_chromatic"] = pitched_ok & (~in_scale if r.request.chromatic else np.zeros(128, dtype=bool))
+        playable = np.zeros((130, 128), dtype=bool)  # row 129: a slot not declared yet
+        for program in range(129):
+            low, high = playable_range(program)
+            playable[program, low:high + 1] = True
+        playable[129] = True
+        masks["playable"] = playable
         masks["passing_durations"] = vocab.duration_values <= vocab.config.positions_per_quarter // 2
         masks["in_scale_table"] = in_scale
         return masks
@@ -154,10 +160,13 @@ class ConstrainedState:
         return self.programs[rows, self.grammar.slot] == DRUMS
 
     def _pitch_mask(self, mask):
-        """Scale and range for pitched parts; within one onset of one part, pitches rise
-        (the order the tokenizer writes chords in), so no pitch is struck twice at once."""
+        """Scale and range for pitched parts, each instrument within what it can play
+        (`gm.playable_range`); within one onset of one part, pitches rise (the order the
+        tokenizer writes chords in), so no pitch is struck twice at once."""
         span = self.vocab.span(T.PITCH)
         mask[:, span] &= np.arange(128)[None, :] > self.pitch_floor[:, None]
+        program = self.programs[np.arange(self.batch_size), self.grammar.slot]
+        mask[:, span] &= self._static["playable"][np.where(program < 0, 129, program)]
         drum = self._current_slot_is_drum()
         allowed = self._static["pitch_in_scale"] | self._static["pitch_chromatic"]
         mask[~drum, span] &= allowed
