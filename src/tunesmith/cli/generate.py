@@ -150,7 +150,7 @@ def run(args) -> int:
         if args.json:
             print(json.dumps({"seed": draft.seed, "files": [str(p) for p in paths],
                               "mean_log_likelihood": round(draft.mean_log_likelihood, 4),
-                              "bars": int(len(tokenizer.bar_offsets(draft.ids))),
+                              "bars": int(len(draft.score.bar_starts())),
                               "notes": draft.score.note_count()}))
         else:
             print(f"{paths[0]}  (log-likelihood {draft.mean_log_likelihood:.3f}/token, "
