@@ -101,10 +101,11 @@ def choose(logits: torch.Tensor, mask, request: GenerationRequest, seeds: torch.
 
 
 class _GraphedStep:
-    """A decoding step, choosing each row's token and running the model on it, captured
-    once as a CUDA graph and replayed: on a GPU a small model's step is a few hundred
-    tiny kernels whose launches cost more than their work. Only the grammar mask
-    crosses from the host each step, and only the chosen ids come back."""
+    """A decoding step as two CUDA graphs, captured once and replayed: choosing each
+    row's token, then running the model on it. On a GPU a small model's step is a few
+    hundred tiny kernels whose launches cost more than their work. Split in two, the
+    model's graph runs on the GPU while the host advances the grammar and builds the
+    next mask; only the mask goes to the device and only the chosen ids come back."""
 
     def __init__(self, model, cache, logits: torch.Tensor, request: GenerationRequest,
                  seeds: torch.Tensor, end_tokens: tuple[int, int, int]):
@@ -120,28 +121,38 @@ class _GraphedStep:
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up runs, as graph capture requires
             for _ in range(2):
-                self._run()
+                self._choose()
+                self._model()
         torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._run()
+        self.choose_graph, self.model_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.choose_graph):
+            self._choose()
+        with torch.cuda.graph(self.model_graph):
+            self._model()
         # undo the warm-ups (their key/value writes are overwritten before being read)
         for tensor, value in zip((cache.next_position, cache.slot, cache.valid, self.logits), saved):
             tensor.copy_(value)
         self.step.zero_()
 
-    def _run(self) -> None:
+    def _choose(self) -> None:
         choice, log_probs = choose(self.logits, self.mask, self.request, self.seeds, self.step,
                                    end_tokens=self.end_tokens)
         self.choice.copy_(choice)
         self.log_probs.copy_(log_probs)
-        self.logits.copy_(self.model.step_static(choice, self.cache))
         self.step += 1
 
-    def __call__(self, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _model(self) -> None:
+        self.logits.copy_(self.model.step_static(self.choice, self.cache))
+
+    def choose(self, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queue the choice of this step's tokens under ``mask``."""
         self.mask.copy_(torch.from_numpy(mask))
-        self.graph.replay()
+        self.choose_graph.replay()
         return self.choice, self.log_probs
+
+    def run_model(self) -> None:
+        """Queue the model on the chosen tokens (it overlaps the host's next mask)."""
+        self.model_graph.replay()
 
 
 @dataclass
@@ -377,12 +388,14 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
         mask[done] = False
         mask[done, tok.pad_id] = True
         if graphed is not None:
-            choice, log_probs = graphed(mask)
+            choice, log_probs = graphed.choose(mask)
         else:
             choice, log_probs = choose(logits, mask, request, seeds, step,
                                        recent if request.repetition_penalty > 1 else None, end_tokens)
         step_log_probs[step].copy_(log_probs)
         chosen = choice.cpu().numpy()  # the one device-to-host sync of a step
+        if graphed is not None and step + 1 < budget:
+            graphed.run_model()
         chosen_ids[step] = chosen
         state.advance(chosen)
         finished = ~done & (chosen == finished_kind)
