@@ -105,9 +105,10 @@ class ConstrainedState:
         self._programs_mask(mask)
         if not self.generating:
             return mask
+        drum = self._current_slot_is_drum()
         self._bar_count_mask(mask)
-        self._pitch_mask(mask)
-        self._duration_mask(mask)
+        self._pitch_mask(mask, drum)
+        self._duration_mask(mask, drum)
         if r.request.max_polyphony is not None:
             self._polyphony_mask(mask)
         if r.request.notes_per_bar is not None:
@@ -159,7 +160,7 @@ class ConstrainedState:
         rows = np.arange(self.batch_size)
         return self.programs[rows, self.grammar.slot] == DRUMS
 
-    def _pitch_mask(self, mask):
+    def _pitch_mask(self, mask, drum):
         """Scale and range for pitched parts, each instrument within what it can play
         (`gm.playable_range`); within one onset of one part, pitches rise (the order the
         tokenizer writes chords in), so no pitch is struck twice at once."""
@@ -167,11 +168,10 @@ class ConstrainedState:
         mask[:, span] &= np.arange(128)[None, :] > self.pitch_floor[:, None]
         program = self.programs[np.arange(self.batch_size), self.grammar.slot]
         mask[:, span] &= self._static["playable"][np.where(program < 0, 129, program)]
-        drum = self._current_slot_is_drum()
         allowed = self._static["pitch_in_scale"] | self._static["pitch_chromatic"]
         mask[~drum, span] &= allowed
 
-    def _duration_mask(self, mask):
+    def _duration_mask(self, mask, drum):
         """No note rings past the last bar; a chromatic passing note is at most an eighth."""
         g, vocab = self.grammar, self.vocab
         span = vocab.span(T.DURATION)
@@ -179,7 +179,7 @@ class ConstrainedState:
         remaining = g.bar_units - np.maximum(g.position, 0) + bars_left_after * g.bar_units
         fits = vocab.duration_values[None, :] <= remaining[:, None]
         mask[:, span] &= fits | (g.bars[:, None] == 0)
-        passing = self.last_pitch_out_of_scale & ~self._current_slot_is_drum()
+        passing = self.last_pitch_out_of_scale & ~drum
         mask[passing, span] &= self._static["passing_durations"]
 
     def _absolute_positions(self) -> np.ndarray:

@@ -39,15 +39,16 @@ def _empty_like(score: Score) -> Score:
 def bar_start(score: Score, index: int) -> int:
     """Tick where bar ``index`` (from 0) starts under the score's meter map."""
     meters = score.meter_map()
-    start, bar = 0, 0
+    bar = 0
     for i, (tick, num, den) in enumerate(meters.tolist()):
         length = max(1, num * score.ticks_per_quarter * 4 // den)
-        end = meters["tick"][i + 1] if i + 1 < len(meters) else None
-        bars_here = None if end is None else -(-(int(end) - tick) // length)
-        if bars_here is None or bar + bars_here > index:
+        if i + 1 == len(meters):  # the last meter runs on for ever
+            return int(tick + (index - bar) * length)
+        bars_here = -(-(int(meters["tick"][i + 1]) - tick) // length)
+        if bar + bars_here > index:
             return int(tick + (index - bar) * length)
         bar += bars_here
-    return start
+    raise AssertionError("unreachable: a meter map is never empty")
 
 
 def merge_draft(prompt: Score, decoded: Score, mode: str, span_ticks: tuple[int, int | None],

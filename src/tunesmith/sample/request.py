@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from ..errors import RequestError
-from ..gm import DRUMS, program_from_name
+from ..gm import program_from_name
 from ..score import MODE_INTERVALS, MODES, parse_key
 
 FREE_MAX_BARS = 64
@@ -135,6 +135,7 @@ class ResolvedRequest:
     programs: list[int]                  # GM programs, 128 = drums
     pitch_range: tuple[int, int] | None
     infill_bars: tuple[int, int] | None  # from 0, inclusive
+    infill_program: int | None           # GM program of the part to write (128 = drums)
 
 
 def resolve(request: GenerationRequest) -> ResolvedRequest:
@@ -174,10 +175,9 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
                            "repetition_penalty >= 1")
     if r.num_samples < 1 or (r.keep is not None and not 1 <= r.keep <= r.num_samples):
         raise RequestError("num_samples must be at least 1 and keep between 1 and num_samples")
-    if any(p == DRUMS for p in programs) and len(programs) == 1 and (pitch_range or key):
-        pass  # drums ignore key and range: allowed, nothing to check
+    infill_program = program_from_name(r.infill_program) if r.infill_program else None
     infill = None
     if r.infill_bars:
         first, last = parse_bar_span(r.infill_bars)
         infill = (first - 1, last - 1)
-    return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill)
+    return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program)

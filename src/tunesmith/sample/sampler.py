@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import RequestError
-from ..gm import DRUMS, program_from_name
+from ..gm import DRUMS
 from ..score import NOTE_DTYPE, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score
@@ -250,9 +250,8 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
         origin = bar_ticks[first - lo] * units_per_tick
         return _Plan(prefix=rearranged[:cut], target_bars=fill_bars, fill_origin=int(origin),
                      original=ids, span=(first, last), mode="infill_bars", prompt=prompt)
-    if resolved.request.infill_program is not None:
-        program = program_from_name(resolved.request.infill_program)
-        ids, slot = _prompt_ids(tok, prompt, extra_program=program)
+    if resolved.infill_program is not None:
+        ids, slot = _prompt_ids(tok, prompt, extra_program=resolved.infill_program)
         rearranged = tok.infill_track(ids, slot)
         cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
         n_bars = len(tok.bar_offsets(ids))
