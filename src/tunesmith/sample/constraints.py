@@ -5,10 +5,14 @@ the header's meter, tempo, key and instruments are forced (so they condition the
 as well as constrain it), then while bars are written: exactly N bars (EOS or FillEnd
 only after the last, and no note may ring past it), no meter/tempo/key changes where
 the header fixed them, pitches in the scale and range (drums exempt), at most P notes
-sounding at once, and a number of notes per bar. Every mask is built with numpy over
-(batch, vocab) arrays; nothing loops over the vocabulary.
+sounding at once, and a number of notes per bar. Every mask is built with whole-array
+operations over (batch, vocab) arrays; nothing loops over the vocabulary or the batch,
+and nothing branches on the data, so the same code runs with numpy on the host and
+with torch inside a CUDA graph (`map_arrays`, as for the grammar).
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -29,12 +33,17 @@ class ConstrainedState:
     forced prompt until ``release()`` is called.
     """
 
+    FIELDS = ("bars_written", "bar_start", "first_bar_seen", "programs", "note_ends", "ring_next",
+              "notes_in_bar", "last_pitch_out_of_scale", "fill_origin", "pitch_floor")
+    """The arrays that change as tokens are consumed (besides the grammar's)."""
+
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
                  target_bars: int, exact: bool = True):
         self.tok = tokenizer
         self.vocab = tokenizer.vocab
         self.resolved = resolved
         self.grammar = tokenizer.grammar.start(batch_size)
+        self.xp = self.grammar.xp
         self.batch_size = batch_size
         self.target_bars = target_bars
         self.min_bars = target_bars if exact else 1  # free length: the model ends it, after bar 1
@@ -50,6 +59,20 @@ class ConstrainedState:
         self.fill_origin = np.zeros(batch_size, dtype=np.int64)  # where infilled bars start
         self.pitch_floor = np.full(batch_size, -1, dtype=np.int64)  # last pitch at this onset and part
         self._static = self._static_masks()
+
+    def map_arrays(self, convert) -> "ConstrainedState":
+        """A copy whose arrays (grammar, request masks and state) are ``convert(array)``."""
+        moved = copy.copy(self)
+        moved.grammar = self.grammar.map_arrays(convert)
+        moved.xp = moved.grammar.xp
+        moved._static = {name: convert(mask) for name, mask in self._static.items()}
+        for name in self.FIELDS:
+            setattr(moved, name, convert(getattr(self, name)))
+        return moved
+
+    def fields(self) -> list[tuple[object, str]]:
+        """(owner, attribute) of every array that changes as tokens are consumed."""
+        return [(self, name) for name in self.FIELDS] + [(self.grammar, name) for name in self.grammar.FIELDS]
 
     # --- precomputed per-request masks ----------------------------------------------------
     def _static_masks(self) -> dict[str, np.ndarray]:
@@ -90,18 +113,25 @@ class ConstrainedState:
         masks["playable"] = playable
         masks["passing_durations"] = vocab.duration_values <= vocab.config.positions_per_quarter // 2
         masks["in_scale_table"] = in_scale
+        masks["duration_values"] = vocab.duration_values
+        masks["pitch_values"] = pitch
+        masks["ring_slots"] = np.arange(_RING)
+        masks["program_values"] = np.arange(vocab.span(T.PROGRAM).stop - vocab.span(T.PROGRAM).start)
+        wanted = [int(p) for p in r.programs or ()] or [-1]
+        masks["wanted_programs"] = np.asarray(wanted, dtype=np.int64)
         return masks
 
     # --- the mask for the next token ----------------------------------------------------
-    def allowed(self, tokens_left: int | None = None) -> np.ndarray:
-        """Boolean (batch, vocab) of tokens each row may take next."""
-        g, vocab, r = self.grammar, self.vocab, self.resolved
-        mask = g.allowed()
+    def allowed(self, tokens_left=None):
+        """Boolean (batch, vocab) of tokens each row may take next. ``tokens_left``: an
+        int or a 0-d array of the state's library (the budget still free)."""
+        g, vocab, r, xp = self.grammar, self.vocab, self.resolved, self.xp
+        grammar_mask = g.allowed()
         header_rows = g.bars == 0
         in_header = header_rows & (g.fill == Fill.NONE)
-        mask &= np.where(in_header[:, None], self._static["header"], self._static["body"])
+        mask = grammar_mask & xp.where(in_header[:, None], self._static["header"], self._static["body"])
         if r.key:  # a requested key is stated in the header, not left out
-            mask[g.phase == P.H_TEMPO, vocab.span(T.TRACK)] = False
+            mask[:, vocab.span(T.TRACK)] &= ~(g.phase == P.H_TEMPO)[:, None]
         self._programs_mask(mask)
         if not self.generating:
             return mask
@@ -115,168 +145,159 @@ class ConstrainedState:
             self._density_mask(mask)
         if tokens_left is not None:
             self._budget_mask(mask, tokens_left)
-        empty = ~mask.any(axis=1)
-        if empty.any():  # never a dead end: fall back to the grammar alone for that row
-            mask[empty] = g.allowed()[empty]
-        return mask
+        empty = ~xp.any(mask, axis=1)  # never a dead end: fall back to the grammar alone
+        return xp.where(empty[:, None], grammar_mask, mask)
 
     def _programs_mask(self, mask):
         """Force the header's Track/Program declarations to the requested instruments."""
         programs = self.resolved.programs
         if not programs:
             return
-        vocab, g = self.vocab, self.grammar
-        span_prog = vocab.span(T.PROGRAM)
-        declaring = g.phase == P.H_TRACK  # a Program comes next
-        for row in np.flatnonzero(declaring):
-            slot = g.declared[row] - 1
-            want = programs[slot] if slot < len(programs) else None
-            mask[row, span_prog] = False
-            if want is not None:
-                mask[row, span_prog.start + want] = True
+        vocab, g, xp = self.vocab, self.grammar, self.xp
+        wanted = self._static["wanted_programs"]
+        slot = g.declared - 1  # the slot whose Program comes next
+        has_want = slot < len(programs)
+        want = wanted[xp.clip(slot, 0, len(programs) - 1)]
+        declaring = g.phase == P.H_TRACK
+        right_program = has_want[:, None] & (self._static["program_values"][None, :] == want[:, None])
+        mask[:, vocab.span(T.PROGRAM)] &= ~declaring[:, None] | right_program
         # no more tracks than requested, and no fewer
-        span_track = vocab.span(T.TRACK)
         header = g.bars == 0
         can_declare = header & (g.declared < len(programs))
         done = header & (g.declared >= len(programs))
-        in_decl = np.isin(g.phase, (P.H_TEMPO, P.H_KEY, P.H_PROGRAM))
-        mask[in_decl & done, span_track] = False
-        mask[in_decl & can_declare, vocab.id(T.BAR)] = False
-        mask[in_decl & can_declare, vocab.id(T.FILL_HOLE)] = False
+        in_decl = (g.phase == P.H_TEMPO) | (g.phase == P.H_KEY) | (g.phase == P.H_PROGRAM)
+        mask[:, vocab.span(T.TRACK)] &= ~(in_decl & done)[:, None]
+        for kind in (T.BAR, T.FILL_HOLE):
+            mask[:, vocab.id(kind)] &= ~(in_decl & can_declare)
 
     def _bar_count_mask(self, mask):
         """Exactly ``target_bars`` bars (at most that many, at least one, for a free
         length): no Bar after the last, no end before ``min_bars``."""
         vocab = self.vocab
-        enough = self.bars_written >= self.target_bars
-        mask[enough, vocab.id(T.BAR)] = False
+        mask[:, vocab.id(T.BAR)] &= self.bars_written < self.target_bars
         short = self.bars_written < self.min_bars
         for kind in (T.EOS, T.FILL_END, T.FILL_HOLE, T.FILL_START, T.FILL_TRACK):
-            mask[short, vocab.id(kind)] = False
+            mask[:, vocab.id(kind)] &= ~short
         mask[:, vocab.id(T.FILL_HOLE)] = False
         mask[:, vocab.id(T.FILL_TRACK)] = False
 
-    def _current_slot_is_drum(self) -> np.ndarray:
-        rows = np.arange(self.batch_size)
-        return self.programs[rows, self.grammar.slot] == DRUMS
+    def _current_program(self):
+        return self.programs[self.grammar.rows, self.grammar.slot]
+
+    def _current_slot_is_drum(self):
+        return self._current_program() == DRUMS
 
     def _pitch_mask(self, mask, drum):
         """Scale and range for pitched parts, each instrument within what it can play
         (`gm.playable_range`); within one onset of one part, pitches rise (the order the
         tokenizer writes chords in), so no pitch is struck twice at once."""
+        xp = self.xp
         span = self.vocab.span(T.PITCH)
-        mask[:, span] &= np.arange(128)[None, :] > self.pitch_floor[:, None]
-        program = self.programs[np.arange(self.batch_size), self.grammar.slot]
-        mask[:, span] &= self._static["playable"][np.where(program < 0, 129, program)]
+        program = self._current_program()
+        ok = self._static["playable"][xp.where(program < 0, 129, program)]
+        ok &= self._static["pitch_values"][None, :] > self.pitch_floor[:, None]
         allowed = self._static["pitch_in_scale"] | self._static["pitch_chromatic"]
-        mask[~drum, span] &= allowed
+        ok &= drum[:, None] | allowed[None, :]
+        mask[:, span] &= ok
 
     def _duration_mask(self, mask, drum):
         """No note rings past the last bar; a chromatic passing note is at most an eighth."""
-        g, vocab = self.grammar, self.vocab
+        g, vocab, xp = self.grammar, self.vocab, self.xp
         span = vocab.span(T.DURATION)
-        bars_left_after = np.maximum(self.target_bars - self.bars_written, 0)
-        remaining = g.bar_units - np.maximum(g.position, 0) + bars_left_after * g.bar_units
-        fits = vocab.duration_values[None, :] <= remaining[:, None]
-        mask[:, span] &= fits | (g.bars[:, None] == 0)
+        units = g.bar_units
+        bars_left_after = xp.clip(self.target_bars - self.bars_written, min=0)
+        remaining = units - xp.clip(g.position, min=0) + bars_left_after * units
+        fits = self._static["duration_values"][None, :] <= remaining[:, None]
         passing = self.last_pitch_out_of_scale & ~drum
-        mask[passing, span] &= self._static["passing_durations"]
+        ok = (fits | (g.bars == 0)[:, None]) & (~passing[:, None] | self._static["passing_durations"][None, :])
+        mask[:, span] &= ok
 
-    def _absolute_positions(self) -> np.ndarray:
-        return self.bar_start[:, None] + self.tok.grammar.position_values[None, :]
-
-    def _sounding_at(self, onset_units: np.ndarray) -> np.ndarray:
+    def _sounding_at(self, onset_units):
         """Notes still sounding at each onset: (batch, onsets)."""
-        return (self.note_ends[:, :, None] > onset_units[:, None, :]).sum(axis=1)
+        return self.xp.sum(self.note_ends[:, :, None] > onset_units[:, None, :], axis=1)
 
     def _polyphony_mask(self, mask):
         limit = self.resolved.request.max_polyphony
-        g, vocab = self.grammar, self.vocab
-        span = vocab.span(T.POSITION)
-        busy = self._sounding_at(self._absolute_positions()) >= limit
-        mask[:, span] &= ~busy
-        here = self.bar_start + np.maximum(g.position, 0)
+        g, vocab, xp = self.grammar, self.vocab, self.xp
+        onsets = self.bar_start[:, None] + g.tables.position_values[None, :]
+        busy = self._sounding_at(onsets) >= limit
+        mask[:, vocab.span(T.POSITION)] &= ~busy
+        here = self.bar_start + xp.clip(g.position, min=0)
         full = self._sounding_at(here[:, None])[:, 0] >= limit
-        at_onset = np.isin(g.phase, (P.TRACK, P.DURATION))  # another note at this onset?
-        mask[full & at_onset, vocab.span(T.PITCH)] = False
-        mask[full & (g.phase == P.DURATION), vocab.span(T.TRACK)] = False
+        at_onset = (g.phase == P.TRACK) | (g.phase == P.DURATION)  # another note at this onset?
+        mask[:, vocab.span(T.PITCH)] &= ~(full & at_onset)[:, None]
+        mask[:, vocab.span(T.TRACK)] &= ~(full & (g.phase == P.DURATION))[:, None]
 
     def _density_mask(self, mask):
         low, high = self.resolved.request.notes_per_bar
         vocab, g = self.vocab, self.grammar
         full = self.notes_in_bar >= high
-        for kind in (T.POSITION, T.TRACK, T.PITCH):
-            mask[full & (g.phase != P.POSITION), vocab.span(kind)] = False  # after Position a note is due
+        for kind in (T.POSITION, T.TRACK, T.PITCH):  # after Position a note is due
+            mask[:, vocab.span(kind)] &= ~(full & (g.phase != P.POSITION))[:, None]
         sparse = (self.notes_in_bar < low) & (g.bars >= 1)
         for kind in (T.BAR, T.EOS, T.FILL_END):
-            mask[sparse, vocab.id(kind)] = False
+            mask[:, vocab.id(kind)] &= ~sparse
 
-    def _budget_mask(self, mask, tokens_left: int):
+    def _budget_mask(self, mask, tokens_left):
         """Near the token budget, stop starting notes and close the bars left."""
-        vocab, g = self.vocab, self.grammar
-        bars_left = np.maximum(self.min_bars - self.bars_written, 0)
+        vocab, g, xp = self.vocab, self.grammar, self.xp
+        bars_left = xp.clip(self.min_bars - self.bars_written, min=0)
         crunch = tokens_left <= bars_left + 4
-        if not crunch.any():
-            return
-        mask[crunch, vocab.span(T.POSITION)] = False
-        mask[crunch & (g.phase == P.DURATION), vocab.span(T.PITCH)] = False
-        mask[crunch & (g.phase == P.DURATION), vocab.span(T.TRACK)] = False
+        mask[:, vocab.span(T.POSITION)] &= ~crunch[:, None]
+        for kind in (T.PITCH, T.TRACK):
+            mask[:, vocab.span(kind)] &= ~(crunch & (g.phase == P.DURATION))[:, None]
         for kind in (T.TIMESIG, T.KEY, T.TEMPO):
-            mask[crunch, vocab.span(kind)] = False
-        mask[crunch & (self.bars_written >= self.min_bars), vocab.id(T.BAR)] = False  # end now
+            mask[:, vocab.span(kind)] &= ~crunch[:, None]
+        mask[:, vocab.id(T.BAR)] &= ~(crunch & (self.bars_written >= self.min_bars))  # end now
 
     # --- state updates ------------------------------------------------------------------
     def body_forbids_meter_and_key(self) -> None:
         """Infilled bars must keep the surrounding meter and key (they are spliced back
         between bars that were written for them)."""
         type_of = self.vocab.type_of
-        self._static["body"] &= (type_of != T.TIMESIG) & (type_of != T.KEY)
+        self._static["body"] = self._static["body"] & (type_of != T.TIMESIG) & (type_of != T.KEY)
 
     def release(self) -> None:
         """The forced prompt is over: count bars and notes from here on."""
         self.generating = True
-        self.notes_in_bar[:] = 0
+        self.notes_in_bar = self.notes_in_bar * 0
 
-    def advance(self, tokens: np.ndarray) -> None:
-        vocab, g = self.vocab, self.grammar
-        tokens = np.asarray(tokens, dtype=np.int64)
-        kind = vocab.type_of[tokens]
-        value = vocab.value_of[tokens]
-        rows = np.arange(self.batch_size)
-        old_units = g.bar_units.copy()
-        declared_slot = g.declared.copy()
+    def advance(self, tokens) -> None:
+        """Consume one token per row (an integer array of the state's library)."""
+        g, xp = self.grammar, self.xp
+        if isinstance(self.bar_start, np.ndarray):
+            tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        kind = g.tables.type_of[tokens]
+        value = g.tables.value_of[tokens]
+        old_units = g.bar_units
         # Programs of declared slots (the Program follows its Track in the header).
         prog = kind == T.PROGRAM
-        self.programs[rows[prog], np.maximum(declared_slot[prog] - 1, 0)] = value[prog]
+        this_slot = g.tables.track_values[None, :] == (g.declared - 1)[:, None]
+        self.programs = xp.where(prog[:, None] & this_slot, value[:, None], self.programs)
         bar = kind == T.BAR
-        restart = (kind == T.FILL_START)
-        self.bar_start = np.where(bar & self.first_bar_seen, self.bar_start + old_units, self.bar_start)
-        self.first_bar_seen |= bar
+        restart = kind == T.FILL_START
+        self.bar_start = xp.where(bar & self.first_bar_seen, self.bar_start + old_units, self.bar_start)
+        self.first_bar_seen = self.first_bar_seen | bar
         if self.generating:
             in_region = (g.fill == Fill.NONE) | (g.fill == Fill.FILLING) | (g.fill == Fill.FILLING_TRACK)
-            self.bars_written += bar & in_region
-        self.notes_in_bar[bar] = 0
+            self.bars_written = self.bars_written + (bar & in_region)
+        self.notes_in_bar = xp.where(bar, 0, self.notes_in_bar)
         pitch = kind == T.PITCH
-        self.pitch_floor = np.where(pitch, value, self.pitch_floor)
-        self.pitch_floor[(kind == T.POSITION) | (kind == T.TRACK) | (kind == T.BAR)] = -1
-        self.last_pitch_out_of_scale = np.where(
-            pitch, ~self._static["in_scale_table"][np.where(pitch, value, 0)], self.last_pitch_out_of_scale)
-        self.notes_in_bar += pitch
+        self.pitch_floor = xp.where(pitch, value, self.pitch_floor)
+        self.pitch_floor = xp.where((kind == T.POSITION) | (kind == T.TRACK) | bar, -1, self.pitch_floor)
+        out_of_scale = ~self._static["in_scale_table"][xp.where(pitch, value, 0)]
+        self.last_pitch_out_of_scale = xp.where(pitch, out_of_scale, self.last_pitch_out_of_scale)
+        self.notes_in_bar = self.notes_in_bar + pitch
         duration = kind == T.DURATION
-        if duration.any():
-            ends = self.bar_start + np.maximum(g.position, 0) + vocab.duration_values[np.where(duration, value, 0)]
-            slot = self.ring_next % _RING
-            self.note_ends[rows[duration], slot[duration]] = ends[duration]
-            self.ring_next += duration
+        ends = self.bar_start + xp.clip(g.position, min=0) + self._static["duration_values"][xp.where(duration, value, 0)]
+        ring_slot = self._static["ring_slots"][None, :] == (self.ring_next % _RING)[:, None]
+        self.note_ends = xp.where(duration[:, None] & ring_slot, ends[:, None], self.note_ends)
+        self.ring_next = self.ring_next + duration
         g.advance(tokens)
-        if restart.any():
-            self._restart_timeline(restart)
-
-    def _restart_timeline(self, rows_mask: np.ndarray) -> None:
-        """After FillStart the bars restart at ``fill_origin`` (grid units): the hole's
-        first bar for bar infilling, 0 for track infilling. Limits then count only the
-        notes being written."""
-        self.first_bar_seen[rows_mask] = False
-        self.bar_start[rows_mask] = self.fill_origin[rows_mask]
-        self.note_ends[rows_mask] = -1
-        self.bars_written[rows_mask] = 0
+        # After FillStart the bars restart at ``fill_origin`` (grid units): the hole's
+        # first bar for bar infilling, 0 for track infilling; limits then count only
+        # the notes being written.
+        self.first_bar_seen = self.first_bar_seen & ~restart
+        self.bar_start = xp.where(restart, self.fill_origin, self.bar_start)
+        self.note_ends = xp.where(restart[:, None], -1, self.note_ends)
+        self.bars_written = xp.where(restart, 0, self.bars_written)

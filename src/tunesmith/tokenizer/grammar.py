@@ -16,10 +16,12 @@ per sequence. Sequences the grammar accepts always decode with no hanging notes.
 """
 from __future__ import annotations
 
+import copy
 from enum import IntEnum
 from types import SimpleNamespace
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from ..errors import TokenizerError
 from .vocab import T, Vocabulary
@@ -109,10 +111,20 @@ class Grammar:
 
     def __init__(self, vocab: Vocabulary):
         self.vocab = vocab
-        self.follows = FOLLOWS
-        self.type_of = vocab.type_of
-        self.position_values = np.arange(vocab.span(T.POSITION).stop - vocab.span(T.POSITION).start)
-        self.track_values = np.arange(vocab.config.max_tracks)
+        self.tables = SimpleNamespace(
+            follows=FOLLOWS,
+            is_header=_IS_HEADER,
+            type_of=vocab.type_of,
+            value_of=vocab.value_of,
+            meter_units=vocab.meter_units.astype(np.int64),
+            position_values=np.arange(vocab.span(T.POSITION).stop - vocab.span(T.POSITION).start),
+            track_values=np.arange(vocab.config.max_tracks),
+        )
+        """Every lookup table the state reads, as arrays a state can carry to a device."""
+
+    @property
+    def position_values(self) -> np.ndarray:
+        return self.tables.position_values
 
     def start(self, batch_size: int = 1) -> "GrammarState":
         return GrammarState(self, batch_size)
@@ -133,12 +145,25 @@ class Grammar:
 
 
 class GrammarState:
-    """Parsing state of a batch of sequences; see the module docstring."""
+    """Parsing state of a batch of sequences; see the module docstring.
+
+    The state is a handful of arrays per sequence, updated with whole-array operations
+    of the array API that numpy and torch share (`array_api_compat`), never in place and
+    never with a data-dependent branch. `map_arrays` moves a state, tables included, to
+    another array library or device: the sampler carries it to the GPU and replays its
+    updates inside a CUDA graph, with no host round trip per token.
+    """
+
+    FIELDS = ("phase", "meter", "header_meter", "saved_meter", "position", "slot", "declared",
+              "velocity_set", "bars", "fill", "fill_bars", "fill_slot")
+    """The arrays that change as tokens are consumed."""
 
     def __init__(self, grammar: Grammar, batch_size: int):
         self.grammar = grammar
-        vocab = grammar.vocab
+        self.tables = grammar.tables
+        self.xp = array_namespace(self.tables.type_of)
         b = batch_size
+        self.rows = np.arange(b)
         self.phase = np.full(b, _P.START, dtype=np.int64)
         self.meter = np.zeros(b, dtype=np.int64)          # meter index in force
         self.header_meter = np.zeros(b, dtype=np.int64)
@@ -146,22 +171,32 @@ class GrammarState:
         self.position = np.full(b, -1, dtype=np.int64)    # last Position in this bar
         self.slot = np.zeros(b, dtype=np.int64)           # current track slot
         self.declared = np.zeros(b, dtype=np.int64)       # slots declared in the header
-        self.velocity_set = np.zeros((b, vocab.config.max_tracks), dtype=bool)
+        self.velocity_set = np.zeros((b, grammar.vocab.config.max_tracks), dtype=bool)
         self.bars = np.zeros(b, dtype=np.int64)           # Bar tokens seen
         self.fill = np.full(b, _F.NONE, dtype=np.int64)
         self.fill_bars = np.zeros(b, dtype=np.int64)      # bars since FillStart
         self.fill_slot = np.full(b, -1, dtype=np.int64)
 
-    @property
-    def bar_units(self) -> np.ndarray:
-        """Length in grid units of the bar in force, per sequence."""
-        return self.grammar.vocab.meter_units[self.meter].astype(np.int64)
+    def map_arrays(self, convert) -> "GrammarState":
+        """A copy whose arrays, state and tables, are ``convert(array)`` (for example
+        ``lambda a: torch.as_tensor(a, device="cuda")``)."""
+        moved = copy.copy(self)
+        moved.tables = SimpleNamespace(**{k: convert(v) for k, v in vars(self.tables).items()})
+        moved.rows = convert(self.rows)
+        for name in self.FIELDS:
+            setattr(moved, name, convert(getattr(self, name)))
+        moved.xp = array_namespace(moved.phase)
+        return moved
 
-    def allowed(self) -> np.ndarray:
+    @property
+    def bar_units(self):
+        """Length in grid units of the bar in force, per sequence."""
+        return self.tables.meter_units[self.meter]
+
+    def allowed(self):
         """Boolean (batch, vocab): the tokens each sequence may take next."""
-        g, vocab = self.grammar, self.grammar.vocab
-        rows = np.arange(len(self.phase))
-        types = g.follows[self.phase].copy()
+        xp, t, vocab = self.xp, self.tables, self.grammar.vocab
+        types = t.follows[self.phase]  # a fresh array (advanced indexing copies)
         fill, phase = self.fill, self.phase
         filling = (fill == _F.FILLING) | (fill == _F.FILLING_TRACK)
         types[:, _T.EOS] &= ((fill == _F.NONE) & (self.bars >= 1)) | (phase == _P.FILL_END)
@@ -170,46 +205,49 @@ class GrammarState:
         types[:, _T.FILL_END] &= filling & (self.fill_bars >= 1)
         types[:, _T.FILL_TRACK] &= (fill == _F.NONE) & (self.bars >= 1)
         types[:, _T.BAR] &= fill != _F.FILLED
-        types[:, _T.DURATION] &= ~((phase == _P.PITCH) & ~self.velocity_set[rows, self.slot])
+        types[:, _T.DURATION] &= ~((phase == _P.PITCH) & ~self.velocity_set[self.rows, self.slot])
         wrong_slot = (fill == _F.FILLING_TRACK) & (self.slot != self.fill_slot)
         types[:, _T.PITCH] &= ~wrong_slot
-        mask = types[:, g.type_of]
+        mask = types[:, t.type_of]
 
         span = vocab.span(_T.POSITION)
-        pos = g.position_values[None, :]
+        pos = t.position_values[None, :]
         mask[:, span] &= (pos > self.position[:, None]) & (pos < self.bar_units[:, None])
 
         span = vocab.span(_T.TRACK)
-        tracks = g.track_values[None, :]
-        in_header = _IS_HEADER[phase][:, None]
+        tracks = t.track_values[None, :]
+        in_header = t.is_header[phase][:, None]
         after_fill_track = (phase == _P.FILL_TRACK)[:, None]
         body_ok = (tracks < self.declared[:, None]) & (tracks != self.slot[:, None])
         body_ok &= ~((fill == _F.FILLING_TRACK)[:, None] & (tracks != self.fill_slot[:, None]))
-        ok = np.where(in_header, tracks == self.declared[:, None],
-                      np.where(after_fill_track, tracks < self.declared[:, None], body_ok))
+        ok = xp.where(in_header, tracks == self.declared[:, None],
+                      xp.where(after_fill_track, tracks < self.declared[:, None], body_ok))
         mask[:, span] &= ok
         return mask
 
     def advance(self, tokens) -> None:
-        """Consume one token per sequence (any token; check ``allowed()`` first)."""
-        vocab = self.grammar.vocab
-        tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
-        kind = vocab.type_of[tokens]
-        value = vocab.value_of[tokens]
+        """Consume one token per sequence (any token; check ``allowed()`` first).
+        ``tokens``: an integer array of the state's library (numpy accepts any sequence)."""
+        xp, t = self.xp, self.tables
+        if isinstance(self.phase, np.ndarray):
+            tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        kind = t.type_of[tokens]
+        value = t.value_of[tokens]
         phase = self.phase
-        header = _IS_HEADER[phase]
-        new = phase.copy()
+        header = t.is_header[phase]
+        new = phase
 
         def where(cond, to):
-            new[cond] = to
+            nonlocal new
+            new = xp.where(cond, to, new)
 
         where(kind == _T.BOS, _P.BOS)
         where(kind == _T.CONTROL, _P.BOS)
         is_sig = kind == _T.TIMESIG
         where(is_sig & header, _P.H_TIMESIG)
         where(is_sig & ~header, _P.BAR_TIMESIG)
-        self.meter = np.where(is_sig, value, self.meter)
-        self.header_meter = np.where(is_sig & header, value, self.header_meter)
+        self.meter = xp.where(is_sig, value, self.meter)
+        self.header_meter = xp.where(is_sig & header, value, self.header_meter)
         where((kind == _T.TEMPO) & header, _P.H_TEMPO)
         where((kind == _T.TEMPO) & ~header, _P.POS_TEMPO)
         where((kind == _T.KEY) & header, _P.H_KEY)
@@ -221,45 +259,44 @@ class GrammarState:
         self.declared = self.declared + declare
         choose_fill = is_track & (phase == _P.FILL_TRACK)
         where(choose_fill, _P.FILL_TRACK_SLOT)
-        self.fill_slot = np.where(choose_fill, value, self.fill_slot)
+        self.fill_slot = xp.where(choose_fill, value, self.fill_slot)
         switch = is_track & ~header & ~choose_fill
         where(switch, _P.TRACK)
-        self.slot = np.where(switch, value, self.slot)
+        self.slot = xp.where(switch, value, self.slot)
         where(kind == _T.PROGRAM, _P.H_PROGRAM)
 
         is_bar = kind == _T.BAR
         where(is_bar, _P.BAR)
         self.bars = self.bars + is_bar
         self.fill_bars = self.fill_bars + (is_bar & ((self.fill == _F.FILLING) | (self.fill == _F.FILLING_TRACK)))
-        self.position = np.where(is_bar, -1, self.position)
-        self.slot = np.where(is_bar, 0, self.slot)
-        self.velocity_set[is_bar] = False
+        self.position = xp.where(is_bar, -1, self.position)
+        self.slot = xp.where(is_bar, 0, self.slot)
 
         is_pos = kind == _T.POSITION
         where(is_pos, _P.POSITION)
-        self.position = np.where(is_pos, value, self.position)
+        self.position = xp.where(is_pos, value, self.position)
         where(kind == _T.PITCH, _P.PITCH)
         is_vel = kind == _T.VELOCITY
         where(is_vel, _P.VELOCITY)
-        rows = np.flatnonzero(is_vel)
-        self.velocity_set[rows, self.slot[rows]] = True
+        this_slot = t.track_values[None, :] == self.slot[:, None]
+        self.velocity_set = (self.velocity_set & ~is_bar[:, None]) | (is_vel[:, None] & this_slot)
         where(kind == _T.DURATION, _P.DURATION)
 
         hole = kind == _T.FILL_HOLE
         where(hole, _P.FILL_HOLE)
-        self.saved_meter = np.where(hole, self.meter, self.saved_meter)
-        self.fill = np.where(hole, _F.HOLE, self.fill)
+        self.saved_meter = xp.where(hole, self.meter, self.saved_meter)
+        self.fill = xp.where(hole, _F.HOLE, self.fill)
         fill_track = kind == _T.FILL_TRACK
         where(fill_track, _P.FILL_TRACK)
-        self.fill = np.where(fill_track, _F.TRACK_PENDING, self.fill)
+        self.fill = xp.where(fill_track, _F.TRACK_PENDING, self.fill)
         start = kind == _T.FILL_START
         where(start, _P.FILL_START)
-        self.meter = np.where(start & (self.fill == _F.HOLE), self.saved_meter,
-                              np.where(start & (self.fill == _F.TRACK_PENDING), self.header_meter, self.meter))
-        self.fill = np.where(start & (self.fill == _F.HOLE), _F.FILLING,
-                             np.where(start & (self.fill == _F.TRACK_PENDING), _F.FILLING_TRACK, self.fill))
+        self.meter = xp.where(start & (self.fill == _F.HOLE), self.saved_meter,
+                              xp.where(start & (self.fill == _F.TRACK_PENDING), self.header_meter, self.meter))
+        self.fill = xp.where(start & (self.fill == _F.HOLE), _F.FILLING,
+                             xp.where(start & (self.fill == _F.TRACK_PENDING), _F.FILLING_TRACK, self.fill))
         end = kind == _T.FILL_END
         where(end, _P.FILL_END)
-        self.fill = np.where(end, _F.FILLED, self.fill)
+        self.fill = xp.where(end, _F.FILLED, self.fill)
         where((kind == _T.EOS) | (kind == _T.PAD), _P.DONE)
         self.phase = new
