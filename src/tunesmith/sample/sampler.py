@@ -24,6 +24,7 @@ from ..score import NOTE_DTYPE, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score
 from .constraints import ConstrainedState
+from .device_decode import RECENT, DeviceDecoder
 from .merge import bar_start, merge_draft
 from .request import FREE_MAX_BARS, GenerationRequest, ResolvedRequest, resolve
 
@@ -98,61 +99,6 @@ def choose(logits: torch.Tensor, mask, request: GenerationRequest, seeds: torch.
     choice = (filtered + gumbel).argmax(-1)
     log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
     return choice, log_probs
-
-
-class _GraphedStep:
-    """A decoding step as two CUDA graphs, captured once and replayed: choosing each
-    row's token, then running the model on it. On a GPU a small model's step is a few
-    hundred tiny kernels whose launches cost more than their work. Split in two, the
-    model's graph runs on the GPU while the host advances the grammar and builds the
-    next mask; only the mask goes to the device and only the chosen ids come back."""
-
-    def __init__(self, model, cache, logits: torch.Tensor, request: GenerationRequest,
-                 seeds: torch.Tensor, end_tokens: tuple[int, int, int]):
-        self.model, self.cache, self.request, self.seeds = model, cache, request, seeds
-        self.end_tokens = end_tokens
-        self.logits = logits.clone()
-        self.mask = torch.ones(logits.shape, dtype=torch.bool, device=logits.device)
-        self.step = torch.zeros((), dtype=torch.long, device=logits.device)
-        self.choice = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
-        self.log_probs = torch.zeros(logits.shape[0], device=logits.device)
-        saved = [t.clone() for t in (cache.next_position, cache.slot, cache.valid, self.logits)]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up runs, as graph capture requires
-            for _ in range(2):
-                self._choose()
-                self._model()
-        torch.cuda.current_stream().wait_stream(side)
-        self.choose_graph, self.model_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.choose_graph):
-            self._choose()
-        with torch.cuda.graph(self.model_graph):
-            self._model()
-        # undo the warm-ups (their key/value writes are overwritten before being read)
-        for tensor, value in zip((cache.next_position, cache.slot, cache.valid, self.logits), saved):
-            tensor.copy_(value)
-        self.step.zero_()
-
-    def _choose(self) -> None:
-        choice, log_probs = choose(self.logits, self.mask, self.request, self.seeds, self.step,
-                                   end_tokens=self.end_tokens)
-        self.choice.copy_(choice)
-        self.log_probs.copy_(log_probs)
-        self.step += 1
-
-    def _model(self) -> None:
-        self.logits.copy_(self.model.step_static(self.choice, self.cache))
-
-    def choose(self, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Queue the choice of this step's tokens under ``mask``."""
-        self.mask.copy_(torch.from_numpy(mask))
-        self.choose_graph.replay()
-        return self.choice, self.log_probs
-
-    def run_model(self) -> None:
-        """Queue the model on the chosen tokens (it overlaps the host's next mask)."""
-        self.model_graph.replay()
 
 
 @dataclass
@@ -351,6 +297,12 @@ def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Sc
     return rank(drafts, request.keep)
 
 
+def _decode_on_device(device: torch.device) -> bool:
+    """Whether a batch is decoded with `DeviceDecoder` (grammar and constraints on the
+    device, CUDA graphs) rather than with the host loop (numpy masks, fastest on a CPU)."""
+    return device.type == "cuda"
+
+
 def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, start: int,
                     count: int) -> list[Draft]:
     request = resolved.request
@@ -370,53 +322,17 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     prefix = torch.as_tensor(p.prefix, device=device).repeat(count, 1)
     logits, cache = model.prefill(prefix, max_length=max_length)
     seeds = torch.arange(start, start + count, device=device, dtype=torch.int64) + request.seed
-    pitch_span = vocab.span(T.PITCH)
-    chosen_ids = np.zeros((budget, count), dtype=np.int64)   # step x row; read back once per step
-    step_log_probs = torch.zeros(budget, count, device=device)  # stays on the device until the end
-    length = np.full(count, budget)                              # tokens each row wrote
-    done = np.zeros(count, dtype=bool)
-    finished_kind = vocab.id(T.FILL_END) if p.mode != "new" and p.mode != "continue" else tok.eos_id
-    recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
-    history = []
-    end_tokens = (tok.bar_id, tok.eos_id, vocab.id(T.FILL_END))
-    graphed = None
-    if device.type == "cuda" and request.repetition_penalty == 1:
-        graphed = _GraphedStep(model, cache, logits, request, seeds, end_tokens)
-    for step in range(budget):
-        mask = state.allowed(tokens_left=budget - step)
-        mask[done] = False
-        mask[done, tok.pad_id] = True
-        if graphed is not None:
-            choice, log_probs = graphed.choose(mask)
-        else:
-            choice, log_probs = choose(logits, mask, request, seeds, step,
-                                       recent if request.repetition_penalty > 1 else None, end_tokens)
-        step_log_probs[step].copy_(log_probs)
-        chosen = choice.cpu().numpy()  # the one device-to-host sync of a step
-        if graphed is not None and step + 1 < budget:
-            graphed.run_model()
-        chosen_ids[step] = chosen
-        state.advance(chosen)
-        finished = ~done & (chosen == finished_kind)
-        length[finished] = step + 1
-        done |= finished
-        if request.repetition_penalty > 1:
-            history.append(choice)
-            recent.zero_()
-            window = torch.stack(history[-32:], 1)
-            recent.scatter_(1, window, True)
-            recent[:, : pitch_span.start] = False
-            recent[:, pitch_span.stop:] = False
-        if done.all() or step + 1 == budget:
-            break
-        if graphed is None:
-            logits = model.step(choice, cache)
-    length = np.minimum(length, step + 1)
-    log_probs_host = step_log_probs[: step + 1].cpu().numpy()
+    finished_id = vocab.id(T.FILL_END) if p.mode in ("infill_bars", "infill_track") else tok.eos_id
+    if _decode_on_device(device):
+        decoder = DeviceDecoder(model, cache, logits, state, tok, request, seeds, budget, finished_id)
+        chosen_ids, step_log_probs, length = (t.numpy() for t in decoder.run())
+    else:
+        chosen_ids, step_log_probs, length = _decode_on_host(model, cache, logits, state, tok, request,
+                                                             seeds, budget, finished_id)
     drafts = []
     for row in range(count):
         gen = chosen_ids[: length[row], row].tolist()
-        mean_log_likelihood = float(log_probs_host[: length[row], row].mean()) if length[row] else 0.0
+        mean_log_likelihood = float(step_log_probs[: length[row], row].mean()) if length[row] else 0.0
         if p.mode == "infill_track" and gen and gen[-1] == vocab.id(T.FILL_END):
             gen = gen + [tok.eos_id]
         ids = _assemble(tok, p, gen)
@@ -425,3 +341,44 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
                             generated=generated, mean_log_likelihood=mean_log_likelihood,
                             tokens_generated=int(length[row])))
     return drafts
+
+
+def _decode_on_host(model, cache, logits, state: ConstrainedState, tok: Tokenizer,
+                    request: GenerationRequest, seeds: torch.Tensor, budget: int, finished_id: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The decoding loop with the masks built by numpy on the host: chosen ids
+    (steps, B), their log-probabilities (steps, B) and each row's length."""
+    device, vocab = logits.device, tok.vocab
+    count = logits.shape[0]
+    pitch_span = vocab.span(T.PITCH)
+    chosen_ids = np.zeros((budget, count), dtype=np.int64)
+    step_log_probs = torch.zeros(budget, count, device=device)
+    length = np.full(count, budget)
+    done = np.zeros(count, dtype=bool)
+    recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
+    history = []
+    end_tokens = (tok.bar_id, tok.eos_id, vocab.id(T.FILL_END))
+    for step in range(budget):
+        mask = state.allowed(tokens_left=budget - step)
+        mask[done] = False
+        mask[done, tok.pad_id] = True
+        choice, log_probs = choose(logits, mask, request, seeds, step,
+                                   recent if request.repetition_penalty > 1 else None, end_tokens)
+        step_log_probs[step].copy_(log_probs)
+        chosen = choice.cpu().numpy()
+        chosen_ids[step] = chosen
+        state.advance(chosen)
+        finished = ~done & (chosen == finished_id)
+        length[finished] = step + 1
+        done |= finished
+        if request.repetition_penalty > 1:
+            history.append(choice)
+            recent.zero_()
+            window = torch.stack(history[-RECENT:], 1)
+            recent.scatter_(1, window, True)
+            recent[:, : pitch_span.start] = False
+            recent[:, pitch_span.stop:] = False
+        if done.all() or step + 1 == budget:
+            break
+        logits = model.step(choice, cache)
+    return chosen_ids[: step + 1], step_log_probs[: step + 1].cpu().numpy(), np.minimum(length, step + 1)
