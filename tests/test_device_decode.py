@@ -104,3 +104,17 @@ def test_cuda_graph_drafts_match_the_host_loop_on_the_gpu(tiny_model, monkeypatc
             assert len(tok.bar_offsets(draft.ids)) == 4
     finally:
         model.to("cpu")
+
+
+def test_the_device_step_compiles_as_one_graph_and_drafts_the_same(tiny_model, monkeypatch):
+    """torch.compile(fullgraph=True) traces the whole step (grammar, constraints, choice,
+    model) without a break; the aot_eager backend checks the trace without a C compiler."""
+    model, tok = tiny_model
+    request = GenerationRequest(bars=2, num_samples=2, seed=21, key="C major", max_polyphony=2,
+                                repetition_penalty=1.2)
+    monkeypatch.setattr(sampler, "_decode_on_device", lambda device: True)
+    eager = generate(model, tok, request)
+    torch._dynamo.reset()
+    compiled = generate(model, tok, request, compile="aot_eager")
+    for a, b in zip(eager, compiled):
+        np.testing.assert_array_equal(a.ids, b.ids)

@@ -19,7 +19,7 @@ import numpy as np
 from ..gm import DRUMS, playable_range
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import meter_index, tempo_bin
-from ..tokenizer.grammar import Fill, P
+from ..tokenizer.grammar import FILL_INT, P_INT, T_INT
 from .request import ResolvedRequest
 
 _RING = 128  # note ends remembered per row for the polyphony limit
@@ -128,10 +128,10 @@ class ConstrainedState:
         g, vocab, r, xp = self.grammar, self.vocab, self.resolved, self.xp
         grammar_mask = g.allowed()
         header_rows = g.bars == 0
-        in_header = header_rows & (g.fill == Fill.NONE)
+        in_header = header_rows & (g.fill == FILL_INT.NONE)
         mask = grammar_mask & xp.where(in_header[:, None], self._static["header"], self._static["body"])
         if r.key:  # a requested key is stated in the header, not left out
-            mask[:, vocab.span(T.TRACK)] &= ~(g.phase == P.H_TEMPO)[:, None]
+            mask[:, vocab.span(T.TRACK)] &= ~(g.phase == P_INT.H_TEMPO)[:, None]
         self._programs_mask(mask)
         if not self.generating:
             return mask
@@ -158,14 +158,14 @@ class ConstrainedState:
         slot = g.declared - 1  # the slot whose Program comes next
         has_want = slot < len(programs)
         want = wanted[xp.clip(slot, 0, len(programs) - 1)]
-        declaring = g.phase == P.H_TRACK
+        declaring = g.phase == P_INT.H_TRACK
         right_program = has_want[:, None] & (self._static["program_values"][None, :] == want[:, None])
         mask[:, vocab.span(T.PROGRAM)] &= ~declaring[:, None] | right_program
         # no more tracks than requested, and no fewer
         header = g.bars == 0
         can_declare = header & (g.declared < len(programs))
         done = header & (g.declared >= len(programs))
-        in_decl = (g.phase == P.H_TEMPO) | (g.phase == P.H_KEY) | (g.phase == P.H_PROGRAM)
+        in_decl = (g.phase == P_INT.H_TEMPO) | (g.phase == P_INT.H_KEY) | (g.phase == P_INT.H_PROGRAM)
         mask[:, vocab.span(T.TRACK)] &= ~(in_decl & done)[:, None]
         for kind in (T.BAR, T.FILL_HOLE):
             mask[:, vocab.id(kind)] &= ~(in_decl & can_declare)
@@ -224,16 +224,16 @@ class ConstrainedState:
         mask[:, vocab.span(T.POSITION)] &= ~busy
         here = self.bar_start + xp.clip(g.position, min=0)
         full = self._sounding_at(here[:, None])[:, 0] >= limit
-        at_onset = (g.phase == P.TRACK) | (g.phase == P.DURATION)  # another note at this onset?
+        at_onset = (g.phase == P_INT.TRACK) | (g.phase == P_INT.DURATION)  # another note at this onset?
         mask[:, vocab.span(T.PITCH)] &= ~(full & at_onset)[:, None]
-        mask[:, vocab.span(T.TRACK)] &= ~(full & (g.phase == P.DURATION))[:, None]
+        mask[:, vocab.span(T.TRACK)] &= ~(full & (g.phase == P_INT.DURATION))[:, None]
 
     def _density_mask(self, mask):
         low, high = self.resolved.request.notes_per_bar
         vocab, g = self.vocab, self.grammar
         full = self.notes_in_bar >= high
         for kind in (T.POSITION, T.TRACK, T.PITCH):  # after Position a note is due
-            mask[:, vocab.span(kind)] &= ~(full & (g.phase != P.POSITION))[:, None]
+            mask[:, vocab.span(kind)] &= ~(full & (g.phase != P_INT.POSITION))[:, None]
         sparse = (self.notes_in_bar < low) & (g.bars >= 1)
         for kind in (T.BAR, T.EOS, T.FILL_END):
             mask[:, vocab.id(kind)] &= ~sparse
@@ -245,7 +245,7 @@ class ConstrainedState:
         crunch = tokens_left <= bars_left + 4
         mask[:, vocab.span(T.POSITION)] &= ~crunch[:, None]
         for kind in (T.PITCH, T.TRACK):
-            mask[:, vocab.span(kind)] &= ~(crunch & (g.phase == P.DURATION))[:, None]
+            mask[:, vocab.span(kind)] &= ~(crunch & (g.phase == P_INT.DURATION))[:, None]
         for kind in (T.TIMESIG, T.KEY, T.TEMPO):
             mask[:, vocab.span(kind)] &= ~crunch[:, None]
         mask[:, vocab.id(T.BAR)] &= ~(crunch & (self.bars_written >= self.min_bars))  # end now
@@ -271,24 +271,24 @@ class ConstrainedState:
         value = g.tables.value_of[tokens]
         old_units = g.bar_units
         # Programs of declared slots (the Program follows its Track in the header).
-        prog = kind == T.PROGRAM
+        prog = kind == T_INT.PROGRAM
         this_slot = g.tables.track_values[None, :] == (g.declared - 1)[:, None]
         self.programs = xp.where(prog[:, None] & this_slot, value[:, None], self.programs)
-        bar = kind == T.BAR
-        restart = kind == T.FILL_START
+        bar = kind == T_INT.BAR
+        restart = kind == T_INT.FILL_START
         self.bar_start = xp.where(bar & self.first_bar_seen, self.bar_start + old_units, self.bar_start)
         self.first_bar_seen = self.first_bar_seen | bar
         if self.generating:
-            in_region = (g.fill == Fill.NONE) | (g.fill == Fill.FILLING) | (g.fill == Fill.FILLING_TRACK)
+            in_region = (g.fill == FILL_INT.NONE) | (g.fill == FILL_INT.FILLING) | (g.fill == FILL_INT.FILLING_TRACK)
             self.bars_written = self.bars_written + (bar & in_region)
         self.notes_in_bar = xp.where(bar, 0, self.notes_in_bar)
-        pitch = kind == T.PITCH
+        pitch = kind == T_INT.PITCH
         self.pitch_floor = xp.where(pitch, value, self.pitch_floor)
-        self.pitch_floor = xp.where((kind == T.POSITION) | (kind == T.TRACK) | bar, -1, self.pitch_floor)
+        self.pitch_floor = xp.where((kind == T_INT.POSITION) | (kind == T_INT.TRACK) | bar, -1, self.pitch_floor)
         out_of_scale = ~self._static["in_scale_table"][xp.where(pitch, value, 0)]
         self.last_pitch_out_of_scale = xp.where(pitch, out_of_scale, self.last_pitch_out_of_scale)
         self.notes_in_bar = self.notes_in_bar + pitch
-        duration = kind == T.DURATION
+        duration = kind == T_INT.DURATION
         ends = self.bar_start + xp.clip(g.position, min=0) + self._static["duration_values"][xp.where(duration, value, 0)]
         ring_slot = self._static["ring_slots"][None, :] == (self.ring_next % _RING)[:, None]
         self.note_ends = xp.where(duration[:, None] & ring_slot, ends[:, None], self.note_ends)

@@ -5,7 +5,9 @@ between two steps (building the next mask from the chosen tokens) costs as much 
 Here the whole step runs on the device: the `ConstrainedState` is moved to torch
 (`map_arrays`), and a step (mask, filtered Gumbel-max choice, state update, model) is
 recorded as a CUDA graph of ``steps_per_graph`` steps that is replayed, so the host only
-asks, once per replay, whether every row has finished. On the CPU the same step runs
+asks, once per replay, whether every row has finished. A step is ~550 small kernels;
+with ``compile_backend="inductor"`` torch.compile fuses them first (about a minute
+of compiling, once per process and batch shape). On the CPU the same step runs
 eagerly, which the tests use to check that it drafts exactly what the host loop drafts.
 
 The step is written without host synchronisation: every buffer it touches keeps its
@@ -31,14 +33,15 @@ class DeviceDecoder:
 
     def __init__(self, model, cache, logits: torch.Tensor, state: ConstrainedState, tok: Tokenizer,
                  request: GenerationRequest, seeds: torch.Tensor, budget: int, finished_id: int,
-                 steps_per_graph: int = 16):
+                 steps_per_graph: int = 16, compile_backend: str | None = None):
         device = logits.device
         self.model, self.cache, self.request, self.seeds = model, cache, request, seeds
         self.budget, self.finished_id = budget, finished_id
         self.steps_per_graph = steps_per_graph
-        # step_static keeps every shape and host value fixed, as a CUDA graph needs; on
-        # the CPU the ordinary step gives the same logits (up to rounding) faster.
-        self.model_step = model.step_static if logits.is_cuda else model.step
+        # step_static keeps every shape and host value fixed, as a CUDA graph and
+        # torch.compile need; eagerly on the CPU the ordinary step gives the same
+        # logits (up to rounding) faster.
+        self.model_step = model.step_static if logits.is_cuda or compile_backend else model.step
         vocab = tok.vocab
         self.end_tokens = (tok.bar_id, tok.eos_id, vocab.id(T.FILL_END))
         batch = logits.shape[0]
@@ -56,6 +59,9 @@ class DeviceDecoder:
         self.is_pitch = torch.zeros(vocab.size, dtype=torch.bool, device=device)
         self.is_pitch[vocab.span(T.PITCH)] = True
         self.buffers = [(owner, name, getattr(owner, name)) for owner, name in self.state.fields()]
+        self.step_fn = self._one_step
+        if compile_backend:  # fuses the step's ~550 small kernels into a few dozen
+            self.step_fn = torch.compile(self._one_step, backend=compile_backend, fullgraph=True, dynamic=False)
 
     def _one_step(self) -> None:
         """One token per row: the whole of a decoding step, on the device."""
@@ -85,7 +91,7 @@ class DeviceDecoder:
 
     def _steps(self, count: int) -> None:
         for _ in range(count):
-            self._one_step()
+            self.step_fn()
 
     def _capture(self) -> dict[int, torch.cuda.CUDAGraph]:
         """Graphs of ``steps_per_graph`` steps and of one step (for the budget's tail)."""

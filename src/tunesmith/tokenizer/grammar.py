@@ -100,10 +100,11 @@ _HEADER_PHASES = (P.BOS, P.H_TIMESIG, P.H_TEMPO, P.H_KEY, P.H_TRACK, P.H_PROGRAM
 _IS_HEADER = np.isin(np.arange(len(P)), _HEADER_PHASES)
 
 # Plain-int views of the enums for the per-step hot path (IntEnum attribute lookups
-# cost more than the numpy work they index).
-_T = SimpleNamespace(**{m.name: int(m) for m in T})
-_P = SimpleNamespace(**{m.name: int(m) for m in P})
-_F = SimpleNamespace(**{m.name: int(m) for m in Fill})
+# cost more than the numpy work they index, and torch.compile cannot trace tensor ==
+# IntEnum comparisons).
+T_INT = SimpleNamespace(**{m.name: int(m) for m in T})
+P_INT = SimpleNamespace(**{m.name: int(m) for m in P})
+FILL_INT = SimpleNamespace(**{m.name: int(m) for m in Fill})
 
 
 class Grammar:
@@ -164,7 +165,7 @@ class GrammarState:
         self.xp = array_namespace(self.tables.type_of)
         b = batch_size
         self.rows = np.arange(b)
-        self.phase = np.full(b, _P.START, dtype=np.int64)
+        self.phase = np.full(b, P_INT.START, dtype=np.int64)
         self.meter = np.zeros(b, dtype=np.int64)          # meter index in force
         self.header_meter = np.zeros(b, dtype=np.int64)
         self.saved_meter = np.zeros(b, dtype=np.int64)    # meter at the FillHole
@@ -173,7 +174,7 @@ class GrammarState:
         self.declared = np.zeros(b, dtype=np.int64)       # slots declared in the header
         self.velocity_set = np.zeros((b, grammar.vocab.config.max_tracks), dtype=bool)
         self.bars = np.zeros(b, dtype=np.int64)           # Bar tokens seen
-        self.fill = np.full(b, _F.NONE, dtype=np.int64)
+        self.fill = np.full(b, FILL_INT.NONE, dtype=np.int64)
         self.fill_bars = np.zeros(b, dtype=np.int64)      # bars since FillStart
         self.fill_slot = np.full(b, -1, dtype=np.int64)
 
@@ -198,28 +199,28 @@ class GrammarState:
         xp, t, vocab = self.xp, self.tables, self.grammar.vocab
         types = t.follows[self.phase]  # a fresh array (advanced indexing copies)
         fill, phase = self.fill, self.phase
-        filling = (fill == _F.FILLING) | (fill == _F.FILLING_TRACK)
-        types[:, _T.EOS] &= ((fill == _F.NONE) & (self.bars >= 1)) | (phase == _P.FILL_END)
-        types[:, _T.FILL_HOLE] &= fill == _F.NONE
-        types[:, _T.FILL_START] &= (fill == _F.HOLE) | (phase == _P.FILL_TRACK_SLOT)
-        types[:, _T.FILL_END] &= filling & (self.fill_bars >= 1)
-        types[:, _T.FILL_TRACK] &= (fill == _F.NONE) & (self.bars >= 1)
-        types[:, _T.BAR] &= fill != _F.FILLED
-        types[:, _T.DURATION] &= ~((phase == _P.PITCH) & ~self.velocity_set[self.rows, self.slot])
-        wrong_slot = (fill == _F.FILLING_TRACK) & (self.slot != self.fill_slot)
-        types[:, _T.PITCH] &= ~wrong_slot
+        filling = (fill == FILL_INT.FILLING) | (fill == FILL_INT.FILLING_TRACK)
+        types[:, T_INT.EOS] &= ((fill == FILL_INT.NONE) & (self.bars >= 1)) | (phase == P_INT.FILL_END)
+        types[:, T_INT.FILL_HOLE] &= fill == FILL_INT.NONE
+        types[:, T_INT.FILL_START] &= (fill == FILL_INT.HOLE) | (phase == P_INT.FILL_TRACK_SLOT)
+        types[:, T_INT.FILL_END] &= filling & (self.fill_bars >= 1)
+        types[:, T_INT.FILL_TRACK] &= (fill == FILL_INT.NONE) & (self.bars >= 1)
+        types[:, T_INT.BAR] &= fill != FILL_INT.FILLED
+        types[:, T_INT.DURATION] &= ~((phase == P_INT.PITCH) & ~self.velocity_set[self.rows, self.slot])
+        wrong_slot = (fill == FILL_INT.FILLING_TRACK) & (self.slot != self.fill_slot)
+        types[:, T_INT.PITCH] &= ~wrong_slot
         mask = types[:, t.type_of]
 
-        span = vocab.span(_T.POSITION)
+        span = vocab.span(T_INT.POSITION)
         pos = t.position_values[None, :]
         mask[:, span] &= (pos > self.position[:, None]) & (pos < self.bar_units[:, None])
 
-        span = vocab.span(_T.TRACK)
+        span = vocab.span(T_INT.TRACK)
         tracks = t.track_values[None, :]
         in_header = t.is_header[phase][:, None]
-        after_fill_track = (phase == _P.FILL_TRACK)[:, None]
+        after_fill_track = (phase == P_INT.FILL_TRACK)[:, None]
         body_ok = (tracks < self.declared[:, None]) & (tracks != self.slot[:, None])
-        body_ok &= ~((fill == _F.FILLING_TRACK)[:, None] & (tracks != self.fill_slot[:, None]))
+        body_ok &= ~((fill == FILL_INT.FILLING_TRACK)[:, None] & (tracks != self.fill_slot[:, None]))
         ok = xp.where(in_header, tracks == self.declared[:, None],
                       xp.where(after_fill_track, tracks < self.declared[:, None], body_ok))
         mask[:, span] &= ok
@@ -241,62 +242,62 @@ class GrammarState:
             nonlocal new
             new = xp.where(cond, to, new)
 
-        where(kind == _T.BOS, _P.BOS)
-        where(kind == _T.CONTROL, _P.BOS)
-        is_sig = kind == _T.TIMESIG
-        where(is_sig & header, _P.H_TIMESIG)
-        where(is_sig & ~header, _P.BAR_TIMESIG)
+        where(kind == T_INT.BOS, P_INT.BOS)
+        where(kind == T_INT.CONTROL, P_INT.BOS)
+        is_sig = kind == T_INT.TIMESIG
+        where(is_sig & header, P_INT.H_TIMESIG)
+        where(is_sig & ~header, P_INT.BAR_TIMESIG)
         self.meter = xp.where(is_sig, value, self.meter)
         self.header_meter = xp.where(is_sig & header, value, self.header_meter)
-        where((kind == _T.TEMPO) & header, _P.H_TEMPO)
-        where((kind == _T.TEMPO) & ~header, _P.POS_TEMPO)
-        where((kind == _T.KEY) & header, _P.H_KEY)
-        where((kind == _T.KEY) & ~header, _P.BAR_KEY)
+        where((kind == T_INT.TEMPO) & header, P_INT.H_TEMPO)
+        where((kind == T_INT.TEMPO) & ~header, P_INT.POS_TEMPO)
+        where((kind == T_INT.KEY) & header, P_INT.H_KEY)
+        where((kind == T_INT.KEY) & ~header, P_INT.BAR_KEY)
 
-        is_track = kind == _T.TRACK
+        is_track = kind == T_INT.TRACK
         declare = is_track & header
-        where(declare, _P.H_TRACK)
+        where(declare, P_INT.H_TRACK)
         self.declared = self.declared + declare
-        choose_fill = is_track & (phase == _P.FILL_TRACK)
-        where(choose_fill, _P.FILL_TRACK_SLOT)
+        choose_fill = is_track & (phase == P_INT.FILL_TRACK)
+        where(choose_fill, P_INT.FILL_TRACK_SLOT)
         self.fill_slot = xp.where(choose_fill, value, self.fill_slot)
         switch = is_track & ~header & ~choose_fill
-        where(switch, _P.TRACK)
+        where(switch, P_INT.TRACK)
         self.slot = xp.where(switch, value, self.slot)
-        where(kind == _T.PROGRAM, _P.H_PROGRAM)
+        where(kind == T_INT.PROGRAM, P_INT.H_PROGRAM)
 
-        is_bar = kind == _T.BAR
-        where(is_bar, _P.BAR)
+        is_bar = kind == T_INT.BAR
+        where(is_bar, P_INT.BAR)
         self.bars = self.bars + is_bar
-        self.fill_bars = self.fill_bars + (is_bar & ((self.fill == _F.FILLING) | (self.fill == _F.FILLING_TRACK)))
+        self.fill_bars = self.fill_bars + (is_bar & ((self.fill == FILL_INT.FILLING) | (self.fill == FILL_INT.FILLING_TRACK)))
         self.position = xp.where(is_bar, -1, self.position)
         self.slot = xp.where(is_bar, 0, self.slot)
 
-        is_pos = kind == _T.POSITION
-        where(is_pos, _P.POSITION)
+        is_pos = kind == T_INT.POSITION
+        where(is_pos, P_INT.POSITION)
         self.position = xp.where(is_pos, value, self.position)
-        where(kind == _T.PITCH, _P.PITCH)
-        is_vel = kind == _T.VELOCITY
-        where(is_vel, _P.VELOCITY)
+        where(kind == T_INT.PITCH, P_INT.PITCH)
+        is_vel = kind == T_INT.VELOCITY
+        where(is_vel, P_INT.VELOCITY)
         this_slot = t.track_values[None, :] == self.slot[:, None]
         self.velocity_set = (self.velocity_set & ~is_bar[:, None]) | (is_vel[:, None] & this_slot)
-        where(kind == _T.DURATION, _P.DURATION)
+        where(kind == T_INT.DURATION, P_INT.DURATION)
 
-        hole = kind == _T.FILL_HOLE
-        where(hole, _P.FILL_HOLE)
+        hole = kind == T_INT.FILL_HOLE
+        where(hole, P_INT.FILL_HOLE)
         self.saved_meter = xp.where(hole, self.meter, self.saved_meter)
-        self.fill = xp.where(hole, _F.HOLE, self.fill)
-        fill_track = kind == _T.FILL_TRACK
-        where(fill_track, _P.FILL_TRACK)
-        self.fill = xp.where(fill_track, _F.TRACK_PENDING, self.fill)
-        start = kind == _T.FILL_START
-        where(start, _P.FILL_START)
-        self.meter = xp.where(start & (self.fill == _F.HOLE), self.saved_meter,
-                              xp.where(start & (self.fill == _F.TRACK_PENDING), self.header_meter, self.meter))
-        self.fill = xp.where(start & (self.fill == _F.HOLE), _F.FILLING,
-                             xp.where(start & (self.fill == _F.TRACK_PENDING), _F.FILLING_TRACK, self.fill))
-        end = kind == _T.FILL_END
-        where(end, _P.FILL_END)
-        self.fill = xp.where(end, _F.FILLED, self.fill)
-        where((kind == _T.EOS) | (kind == _T.PAD), _P.DONE)
+        self.fill = xp.where(hole, FILL_INT.HOLE, self.fill)
+        fill_track = kind == T_INT.FILL_TRACK
+        where(fill_track, P_INT.FILL_TRACK)
+        self.fill = xp.where(fill_track, FILL_INT.TRACK_PENDING, self.fill)
+        start = kind == T_INT.FILL_START
+        where(start, P_INT.FILL_START)
+        self.meter = xp.where(start & (self.fill == FILL_INT.HOLE), self.saved_meter,
+                              xp.where(start & (self.fill == FILL_INT.TRACK_PENDING), self.header_meter, self.meter))
+        self.fill = xp.where(start & (self.fill == FILL_INT.HOLE), FILL_INT.FILLING,
+                             xp.where(start & (self.fill == FILL_INT.TRACK_PENDING), FILL_INT.FILLING_TRACK, self.fill))
+        end = kind == T_INT.FILL_END
+        where(end, P_INT.FILL_END)
+        self.fill = xp.where(end, FILL_INT.FILLED, self.fill)
+        where((kind == T_INT.EOS) | (kind == T_INT.PAD), P_INT.DONE)
         self.phase = new

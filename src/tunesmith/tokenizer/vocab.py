@@ -134,16 +134,19 @@ class Vocabulary:
         self.size = int(self.type_start[-1])
         self.type_of = np.repeat(np.arange(len(T)), [sizes[t] for t in T]).astype(np.int64)
         self.value_of = np.arange(self.size) - self.type_start[self.type_of]
+        # plain Python ints: per-step code (and torch.compile) reads them as constants
+        self._first_ids = {t: int(self.type_start[t]) for t in T}
+        self._spans = {t: slice(int(self.type_start[t]), int(self.type_start[t + 1])) for t in T}
 
     def id(self, kind: T, value: int = 0) -> int:
         """Token id of ``kind`` with ``value`` (e.g. ``id(T.PITCH, 60)``)."""
-        return int(self.type_start[kind] + value)
+        return self._first_ids[kind] + int(value)
 
     def ids(self, kind: T, values) -> np.ndarray:
         return self.type_start[kind] + np.asarray(values, dtype=np.int64)
 
     def span(self, kind: T) -> slice:
-        return slice(int(self.type_start[kind]), int(self.type_start[kind + 1]))
+        return self._spans[kind]
 
     def name(self, token: int) -> str:
         """Readable token name, e.g. ``Pitch_60``, ``TimeSig_3/4``, ``Key_D_dorian``."""
