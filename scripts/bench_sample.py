@@ -13,11 +13,16 @@ Prints one JSON line:
   loading, best of 3 (goal: under 1.5 s).
 - ``gpu_64_drafts_tokens_per_s`` when CUDA is available: 64 drafts of 16 bars at once
   (goal: at least 50,000), unconditioned and as one melody (``--program flute``), with
-  the share of row-steps that wrote a token (``live_rows``).
+  the share of row-steps that wrote a token (``live_rows``). Three ways side by side:
+  ``host_masks`` (numpy masks on the host, one round trip per token), ``device_graphs``
+  (everything on the device in CUDA graphs: what `generate` does on a GPU) and
+  ``device_compiled`` (the same, fused by torch.compile: ``generate(compile=True)``);
+  the best is reported with its ratio to ``host_masks``.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -28,6 +33,7 @@ from tunesmith.drafts import load_model
 from tunesmith.model import count_params
 from tunesmith.sample import GenerationRequest, generate, resolve
 from tunesmith.sample.constraints import ConstrainedState
+from tunesmith.sample import sampler
 from tunesmith.sample.sampler import choose
 
 TOKENS = 512
@@ -89,17 +95,24 @@ def draft_seconds(model, tok, bars=16, repeat=3) -> float:
     return best
 
 
-def gpu_rate(model, tok, programs=()) -> tuple[float, float]:
-    """Tokens/s of 64 16-bar drafts at once, and the share of row-steps that wrote a
-    token (a batch runs until its longest draft ends; shorter rows idle meanwhile)."""
+def gpu_rate(model, tok, programs=(), compile=False, on_device=True) -> dict:
+    """Tokens/s of 64 16-bar drafts at once, the share of row-steps that wrote a token
+    (a batch runs until its longest draft ends; shorter rows idle meanwhile), and the
+    seconds of the first call (graph capture, and compiling with ``compile``)."""
     request = GenerationRequest(bars=16, num_samples=64, seed=0, programs=list(programs))
-    generate(model, tok, GenerationRequest(bars=2, num_samples=64))  # warm-up
+    sampler._decode_on_device = lambda device: on_device and device.type == "cuda"
+    start = time.perf_counter()  # warm-up: the same shapes and budget, other seeds
+    generate(model, tok, dataclasses.replace(request, seed=1000), compile=compile)
     torch.cuda.synchronize()
+    first = time.perf_counter() - start
     start = time.perf_counter()
-    drafts = generate(model, tok, request)
+    drafts = generate(model, tok, request, compile=compile)
     torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
     tokens = sum(d.tokens_generated for d in drafts)
-    return tokens / (time.perf_counter() - start), tokens / (64 * max(d.tokens_generated for d in drafts))
+    return {"tokens_per_s": round(tokens / seconds, 1),
+            "live_rows": round(tokens / (64 * max(d.tokens_generated for d in drafts)), 3),
+            "first_call_s": round(first, 1)}
 
 
 def main() -> None:
@@ -108,6 +121,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=min(2, torch.get_num_threads()),
                         help="CPU threads for torch (generate uses at most 2)")
     parser.add_argument("--gpu-only", action="store_true", help="only the 64-draft GPU figure")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
@@ -126,12 +140,18 @@ def main() -> None:
     if torch.cuda.is_available():
         gpu_model, _, _ = load_model(args.model, "cuda")
         result["gpu"] = torch.cuda.get_device_name()
-        rate, live = gpu_rate(gpu_model, tok)
-        result["gpu_64_drafts_tokens_per_s"] = round(rate, 1)
-        result["gpu_64_drafts_live_rows"] = round(live, 3)
-        rate, live = gpu_rate(gpu_model, tok, programs=["73"])  # flute
-        result["gpu_64_melody_drafts_tokens_per_s"] = round(rate, 1)
-        result["gpu_64_melody_drafts_live_rows"] = round(live, 3)
+        for name, programs in (("drafts", ()), ("melody_drafts", ("73",))):  # 73: flute
+            variants = {"host_masks": gpu_rate(gpu_model, tok, programs, on_device=False),
+                        "device_graphs": gpu_rate(gpu_model, tok, programs)}
+            if not args.no_compile:
+                variants["device_compiled"] = gpu_rate(gpu_model, tok, programs, compile=True)
+            best = max(variants, key=lambda v: variants[v]["tokens_per_s"])
+            result[f"gpu_64_{name}_tokens_per_s"] = variants[best]["tokens_per_s"]
+            result[f"gpu_64_{name}_live_rows"] = variants[best]["live_rows"]
+            result[f"gpu_64_{name}_best"] = best
+            result[f"gpu_64_{name}_ratio_to_host_masks"] = round(
+                variants[best]["tokens_per_s"] / variants["host_masks"]["tokens_per_s"], 2)
+            result[f"gpu_64_{name}_variants"] = variants
     print(json.dumps(result))
 
 

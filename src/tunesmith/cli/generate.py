@@ -54,6 +54,9 @@ def register(subparsers) -> None:
                    help="drop drafts that copy more than --max-copied-bars")
     p.add_argument("--format", default=DEFAULT_FORMATS, help="comma list of mid,musicxml,wav,flac,png")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    p.add_argument("--compile", action="store_true",
+                   help="on a GPU, fuse the decoding step with torch.compile: about a minute "
+                        "once, then faster; for hundreds of drafts")
     p.add_argument("--json", action="store_true", help="print one JSON line per draft")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("--out", required=True, help="output folder")
@@ -133,7 +136,8 @@ def run(args) -> int:
     from ..sample import generate
 
     bar = _progress(request.num_samples)
-    drafts = generate(model, tokenizer, request, prompt=prompt, progress=bar.update_to if bar else None)
+    drafts = generate(model, tokenizer, request, prompt=prompt, progress=bar.update_to if bar else None,
+                      compile=args.compile)
     if bar:
         bar.close()
     index = load_index(args.originality_index, model_info)
