@@ -115,7 +115,7 @@ def test_the_device_step_compiles_as_one_graph_and_drafts_the_same(tiny_model, m
     """torch.compile(fullgraph=True) traces the whole step (grammar, constraints, choice,
     model) without a break; the aot_eager backend checks the trace without a C compiler."""
     model, tok = tiny_model
-    request = GenerationRequest(bars=2, num_samples=2, seed=21, key="C major", max_polyphony=2,
+    request = GenerationRequest(bars=2, num_samples=2, seed=21, key="C major", max_polyphony=2, notes_per_bar=(3, 8),
                                 repetition_penalty=1.2)
     monkeypatch.setattr(sampler, "_decode_on_device", lambda device: True)
     eager = generate(model, tok, request)

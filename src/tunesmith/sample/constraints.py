@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from array_api_compat import device
 
 from ..gm import DRUMS, playable_range
 from ..tokenizer import T, Tokenizer
@@ -98,6 +99,12 @@ class ConstrainedState:
             body &= type_of != T.KEY
         body &= type_of != T.CONTROL
         masks["body"] = body
+        if r.request.notes_per_bar and r.request.notes_per_bar[0] > 0:
+            # the minimum is planned at one note per grid position: no bar shorter than that
+            meters = np.clip(vocab.value_of, 0, len(vocab.meter_units) - 1)
+            too_short = (type_of == T.TIMESIG) & (vocab.meter_units[meters] < r.request.notes_per_bar[0])
+            masks["header"] = masks["header"] & ~too_short
+            masks["body"] = masks["body"] & ~too_short
         pitch = np.arange(128)
         pitched_ok = np.ones(128, dtype=bool)
         if r.pitch_range:
@@ -116,6 +123,11 @@ class ConstrainedState:
         masks["duration_values"] = vocab.duration_values
         masks["pitch_values"] = pitch
         masks["ring_slots"] = np.arange(_RING)
+        # grid units a note starting in this bar can reach, and the bars they fall in
+        longest_bar = int(vocab.meter_units.max())
+        masks["window"] = np.arange(longest_bar + int(vocab.duration_values.max()))
+        shortest_bar = int(vocab.meter_units[meter_index(vocab, *r.meter)] if r.meter else vocab.meter_units.min())
+        masks["bar_numbers"] = np.arange(-(-len(masks["window"]) // shortest_bar) + 1)
         masks["program_values"] = np.arange(vocab.span(T.PROGRAM).stop - vocab.span(T.PROGRAM).start)
         wanted = [int(p) for p in r.programs or ()] or [-1]
         masks["wanted_programs"] = np.asarray(wanted, dtype=np.int64)
@@ -139,14 +151,21 @@ class ConstrainedState:
         self._bar_count_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
+        required = mask  # structure, bars, key, scale, range: never given up
+        limited = xp.asarray(required, copy=True)
         if r.request.max_polyphony is not None:
-            self._polyphony_mask(mask)
+            self._polyphony_mask(limited)
+        mask = xp.asarray(limited, copy=True)
         if r.request.notes_per_bar is not None:
             self._density_mask(mask)
         if tokens_left is not None:
             self._budget_mask(mask, tokens_left)
-        empty = ~xp.any(mask, axis=1)  # never a dead end: fall back to the grammar alone
-        return xp.where(empty[:, None], grammar_mask, mask)
+        # never a dead end: where the limits leave nothing, give up the density and the
+        # budget first, then the polyphony limit (and, where even what is required is
+        # empty, which no test has seen, keep the grammar alone)
+        for fallback in (limited, required, grammar_mask):
+            mask = xp.where(xp.any(mask, axis=1)[:, None], mask, fallback)
+        return mask
 
     def _programs_mask(self, mask):
         """Force the header's Track/Program declarations to the requested instruments."""
@@ -237,6 +256,57 @@ class ConstrainedState:
         sparse = (self.notes_in_bar < low) & (g.bars >= 1)
         for kind in (T.BAR, T.EOS, T.FILL_END):
             mask[:, vocab.id(kind)] &= ~sparse
+        if low > 0:
+            self._room_for_minimum(mask, low)
+
+    def _room_for_minimum(self, mask, low):
+        """Keep room for each bar's minimum of notes, planning on one note per *free*
+        grid position (one where fewer notes sound than the polyphony limit; every
+        position without a limit). A Position may not skip so far that too few free
+        positions are left in the bar; under a polyphony limit a duration may not hold a
+        voice over so many positions that this bar, or a later bar still to be written,
+        falls short. Where a bar already has less room than its minimum (a prompt's
+        notes fill it), no more than that room is asked for."""
+        g, vocab, xp = self.grammar, self.vocab, self.xp
+        limit = self.resolved.request.max_polyphony
+        window = self._static["window"]           # grid units from this bar's start
+        units = g.bar_units[:, None]
+        rows = g.rows[:, None]
+        need = xp.clip(low - self.notes_in_bar, min=0)
+        if limit is None:
+            free = xp.ones((self.batch_size, window.shape[0]), dtype=xp.int64, device=device(window))
+        else:
+            sounding = self._sounding_at(self.bar_start[:, None] + window[None, :])
+            free = xp.astype(sounding < limit, xp.int64)
+        free_before = xp.cumulative_sum(free, axis=1, include_initial=True)  # free positions in [0, w)
+
+        def free_in(lo, hi, before=free_before):
+            return before[rows, xp.maximum(hi, lo)] - before[rows, lo]
+
+        after_onset = g.position[:, None] + 1  # the position after the last onset (0 after Bar)
+        # a Position (or a tempo change at it) with no note yet: that onset still counts
+        unused = (g.phase == P_INT.POSITION) | (g.phase == P_INT.POS_TEMPO)
+        left = free_in(after_onset - xp.astype(unused, xp.int64)[:, None], units)[:, 0]
+        starts = xp.minimum(g.tables.position_values[None, :], units)
+        mask[:, vocab.span(T.POSITION)] &= free_in(starts, units) >= xp.minimum(need, left)[:, None]
+        if limit is None:
+            return
+        # a note about to get its duration, at `onset`, takes a voice over [onset, onset + d)
+        last_free = xp.cumulative_sum(xp.astype(sounding == limit - 1, xp.int64), axis=1, include_initial=True)
+        bar = self._static["bar_numbers"][None, :]           # this bar (0) and the later ones
+        size = window.shape[0]
+        lo = xp.where(bar == 0, after_onset, xp.clip(bar * units, max=size))
+        hi = xp.clip((bar + 1) * units, max=size)
+        room = free_in(lo, hi)                                # free positions per bar now
+        bars_left = (self.target_bars - self.bars_written)[:, None]
+        wanted = xp.where(bar == 0, need[:, None], xp.where(bar <= bars_left, low, 0))
+        wanted = xp.minimum(wanted, room)
+        ends = xp.clip(after_onset - 1, min=0) + self._static["duration_values"][None, :]  # (B, durations)
+        taken_hi = xp.minimum(hi[:, None, :], ends[:, :, None])
+        lo3 = xp.broadcast_to(lo[:, None, :], taken_hi.shape)
+        taken = last_free[rows[:, :, None], xp.maximum(taken_hi, lo3)] - last_free[rows[:, :, None], lo3]
+        fits = xp.all(room[:, None, :] - taken >= wanted[:, None, :], axis=2)
+        mask[:, vocab.span(T.DURATION)] &= fits
 
     def _budget_mask(self, mask, tokens_left):
         """Near the token budget, stop starting notes and close the bars left."""

@@ -22,7 +22,7 @@ from ..errors import RequestError
 from ..gm import DRUMS
 from ..score import NOTE_DTYPE, Score, Track
 from ..tokenizer import T, Tokenizer
-from ..tokenizer.encode import assign_slots, encode_score
+from ..tokenizer.encode import assign_slots, encode_score, meter_index
 from .constraints import ConstrainedState
 from .device_decode import RECENT, DeviceDecoder
 from .merge import bar_start, merge_draft
@@ -177,6 +177,12 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
     """Turn a request (and its prompt) into forced tokens and a bar target."""
     request = resolved.request
     bars = request.bars or FREE_MAX_BARS
+    if request.notes_per_bar and resolved.meter:
+        units = int(tok.vocab.meter_units[meter_index(tok.vocab, *resolved.meter)])
+        if request.notes_per_bar[0] > units:
+            raise RequestError(f"{request.notes_per_bar[0]} notes per bar do not fit in a bar of "
+                               f"{resolved.meter[0]}/{resolved.meter[1]} ({units} grid positions, "
+                               "one note each)")
     reserve = bars * 8 + 16  # room to write, in tokens, before the context is full
     if prompt is None:
         return _Plan(prefix=np.array([tok.bos_id]), target_bars=bars)
