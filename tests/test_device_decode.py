@@ -39,7 +39,8 @@ def test_torch_state_masks_equal_numpy_state_masks(request_index):
     request = REQUESTS[request_index]
     resolved = resolve(request)
     batch, budget = 8, 160
-    host = ConstrainedState(TOK, resolved, batch, request.bars or 4, exact=request.bars is not None)
+    host = ConstrainedState(TOK, resolved, batch, request.bars or 4, exact=request.bars is not None,
+                            start_on_downbeat=request_index % 2 == 0)
     host.advance(np.full(batch, TOK.bos_id))
     rng = np.random.default_rng(request_index)
     for _ in range(3):  # a little of the header forced, as a prompt would be

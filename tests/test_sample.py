@@ -315,3 +315,17 @@ def test_every_instrument_stays_within_what_it_can_play(tiny_model):
         for track in draft.score.tracks:
             low, high = playable_range(track.program)
             assert ((track.notes["pitch"] >= low) & (track.notes["pitch"] <= high)).all(), track
+
+
+def test_new_drafts_start_on_the_downbeat_unless_a_pickup_is_allowed(tiny_model):
+    model, tok = tiny_model
+    first_onsets = {}
+    for pickup in (False, True):
+        drafts = generate(model, tok, GenerationRequest(bars=3, num_samples=16, seed=5, pickup=pickup,
+                                                        temperature=1.3, top_p=1.0))
+        first_onsets[pickup] = [min(int(t.notes["onset"].min()) for t in d.score.tracks if len(t.notes))
+                                for d in drafts]
+        for draft in drafts:
+            assert len(tok.bar_offsets(draft.ids)) == 3
+    assert first_onsets[False] == [0] * 16
+    assert any(onset > 0 for onset in first_onsets[True])  # the model likes pickups: they stay possible

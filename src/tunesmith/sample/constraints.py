@@ -39,7 +39,7 @@ class ConstrainedState:
     """The arrays that change as tokens are consumed (besides the grammar's)."""
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
-                 target_bars: int, exact: bool = True):
+                 target_bars: int, exact: bool = True, start_on_downbeat: bool = False):
         self.tok = tokenizer
         self.vocab = tokenizer.vocab
         self.resolved = resolved
@@ -49,6 +49,7 @@ class ConstrainedState:
         self.target_bars = target_bars
         self.min_bars = target_bars if exact else 1  # free length: the model ends it, after bar 1
         self.generating = False             # False while prompt tokens are forced
+        self.start_on_downbeat = start_on_downbeat  # a new piece: no pickup bar
         self.bars_written = np.zeros(batch_size, dtype=np.int64)
         self.bar_start = np.zeros(batch_size, dtype=np.int64)   # absolute grid units
         self.first_bar_seen = np.zeros(batch_size, dtype=bool)
@@ -122,10 +123,12 @@ class ConstrainedState:
         masks["in_scale_table"] = in_scale
         masks["duration_values"] = vocab.duration_values
         masks["pitch_values"] = pitch
+        masks["position_values"] = self.tok.grammar.tables.position_values
         masks["ring_slots"] = np.arange(_RING)
         # grid units a note starting in this bar can reach, and the bars they fall in
         longest_bar = int(vocab.meter_units.max())
         masks["window"] = np.arange(longest_bar + int(vocab.duration_values.max()))
+        masks["meter_units"] = vocab.meter_units.astype(np.int64)
         shortest_bar = int(vocab.meter_units[meter_index(vocab, *r.meter)] if r.meter else vocab.meter_units.min())
         masks["bar_numbers"] = np.arange(-(-len(masks["window"]) // shortest_bar) + 1)
         masks["program_values"] = np.arange(vocab.span(T.PROGRAM).stop - vocab.span(T.PROGRAM).start)
@@ -149,6 +152,8 @@ class ConstrainedState:
             return mask
         drum = self._current_slot_is_drum()
         self._bar_count_mask(mask)
+        if self.start_on_downbeat:
+            self._downbeat_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
         required = mask  # structure, bars, key, scale, range: never given up
@@ -199,6 +204,15 @@ class ConstrainedState:
             mask[:, vocab.id(kind)] &= ~short
         mask[:, vocab.id(T.FILL_HOLE)] = False
         mask[:, vocab.id(T.FILL_TRACK)] = False
+
+    def _downbeat_mask(self, mask):
+        """A new piece's first note falls on the downbeat of its first bar (no pickup)."""
+        g, vocab = self.grammar, self.vocab
+        silent_start = (self.bars_written == 1) & (self.notes_in_bar == 0)
+        first_onset = (self._static["position_values"][None, :] == 0) & (g.position < 0)[:, None]
+        mask[:, vocab.span(T.POSITION)] &= ~silent_start[:, None] | first_onset
+        for kind in (T.BAR, T.EOS):
+            mask[:, vocab.id(kind)] &= ~silent_start
 
     def _current_program(self):
         return self.programs[self.grammar.rows, self.grammar.slot]
@@ -289,6 +303,10 @@ class ConstrainedState:
         left = free_in(after_onset - xp.astype(unused, xp.int64)[:, None], units)[:, 0]
         starts = xp.minimum(g.tables.position_values[None, :], units)
         mask[:, vocab.span(T.POSITION)] &= free_in(starts, units) >= xp.minimum(need, left)[:, None]
+        # a meter change (right after Bar) must leave the bar room: notes ringing into
+        # a shorter bar may hold too many of its positions
+        meter_room = free_before[:, self._static["meter_units"]] - free_before[:, :1]
+        mask[:, vocab.span(T.TIMESIG)] &= meter_room >= low
         if limit is None:
             return
         # a note about to get its duration, at `onset`, takes a voice over [onset, onset + d)

@@ -81,6 +81,9 @@ class GenerationRequest:
     time_signature, tempo (quarters per minute), programs (GM names or numbers, one per
         track), pitch_range (MIDI, inclusive, pitched tracks only), max_polyphony (notes
         sounding at once), notes_per_bar (min, max per bar over all tracks).
+    pickup: let a new piece open with an anacrusis (its first note after the downbeat
+        of bar 1); by default the first bar starts on its downbeat, so N bars are N
+        full bars.
     prompt: a file to continue, or to infill with ``infill_bars`` (from 1, inclusive) or
         ``infill_program`` (a track of that instrument is written against the others).
     Sampling: temperature, top_k (0 = off), top_p (1 = off), min_p (0 = off),
@@ -96,6 +99,7 @@ class GenerationRequest:
     chromatic: bool = False
     max_polyphony: int | None = None
     notes_per_bar: tuple[int, int] | None = None
+    pickup: bool = False
     prompt: str | None = None
     infill_bars: str | None = None
     infill_program: str | None = None

@@ -319,7 +319,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     device = model.embed.weight.device
     vocab = tok.vocab
     exact = request.bars is not None or p.mode in ("infill_bars", "infill_track")
-    state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact)
+    state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact,
+                             start_on_downbeat=p.mode == "new" and not request.pickup)
     state.fill_origin[:] = p.fill_origin
     for token in p.prefix.tolist():
         state.advance(np.full(count, token))
