@@ -160,3 +160,20 @@ def test_musescore_converts_it(make, tmp_path):
     output = result.stderr + result.stdout
     assert "success" in output and "not a valid" not in output
     assert pdf.stat().st_size > 1000
+
+
+def test_a_bar_without_notes_has_one_rest_even_when_other_bars_need_two_voices(tmp_path):
+    """Bar 1 holds two overlapping lines (two voices); bar 2 is silent; bar 3 one line.
+    Editors should see one whole-bar rest in bar 2 and no empty second voice in bar 3."""
+    score = Score(480, tracks=[Track("Piano", 0, notes=make_notes(
+        [0, 240, 1440, 3840, 4800], [1440, 1440, 480, 960, 960], [60, 67, 64, 62, 64]))])
+    path = tmp_path / "voices.musicxml"
+    write_musicxml(score, path)
+    part = music21.converter.parse(path).parts[0]
+    measures = list(part.getElementsByClass("Measure"))
+    assert len(measures[0].voices) == 2
+    assert [v.id for v in measures[0].voices] == ["1", "2"]
+    silent = measures[1]
+    assert not silent.voices and len(silent.notesAndRests) == 1 and silent.notesAndRests[0].isRest
+    assert not measures[2].voices and [n.pitch.midi for n in measures[2].notes] == [62, 64]
+    assert read_back_events(part) == expected_events(score, score.tracks[0])

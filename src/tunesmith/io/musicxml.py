@@ -233,6 +233,17 @@ def _part(score: Score, track: Track, grid: _Grid, end: Fraction, with_tempos: b
         part.insert(0, clef.bestClef(part, recurse=True))
     part.makeRests(fillGaps=True, inPlace=True)
     part.makeNotation(inPlace=True)
+    for measure in part.getElementsByClass(stream.Measure):
+        # music21 gives every bar of a part the voices its busiest bar needs: an empty
+        # bar would show one whole-bar rest per voice. Keep the voices that hold notes,
+        # numbered from 1 as editors expect.
+        voices = list(measure.voices)
+        silent = [voice for voice in voices if not voice.notes]
+        for voice in silent[: len(silent) - (len(silent) == len(voices))]:  # keep one
+            measure.remove(voice)
+        measure.flattenUnnecessaryVoices(inPlace=True)
+        for number, voice in enumerate(measure.voices, start=1):
+            voice.id = str(number)
     return part
 
 
