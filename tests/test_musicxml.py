@@ -177,3 +177,14 @@ def test_a_bar_without_notes_has_one_rest_even_when_other_bars_need_two_voices(t
     assert not silent.voices and len(silent.notesAndRests) == 1 and silent.notesAndRests[0].isRest
     assert not measures[2].voices and [n.pitch.midi for n in measures[2].notes] == [62, 64]
     assert read_back_events(part) == expected_events(score, score.tracks[0])
+
+
+def test_karaoke_syllables_are_hyphenated_in_musicxml(tmp_path):
+    """A .kar file marks words with spaces; in MusicXML its syllables get begin/end."""
+    score = tunesmith.read(DATA / "real-midi/pedrolcl__dmidiplayer/Negra_Sombra.kar")
+    path = tmp_path / "negra.musicxml"
+    write_musicxml(score, path)
+    singer = next(p for p in music21.converter.parse(path).parts if p.lyrics())
+    sung = [(lyric.text, lyric.syllabic) for n in singer.flatten().notes for lyric in n.lyrics]
+    assert sung[:4] == [("Can", "begin"), ("do", "end"), ("pen", "begin"), ("so", "end")]
+    assert {syllabic for _, syllabic in sung} == {"begin", "middle", "end", "single"}

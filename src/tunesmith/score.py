@@ -131,12 +131,28 @@ def key_name(tonic: int, mode: int) -> str:
     return f"{PITCH_CLASS_NAMES[tonic % 12]} {MODES[mode]}"
 
 
+LYRIC_CONTINUES = "-"
+"""A lyric syllable ending with this continues the word on the next note."""
+
+
 @dataclass
 class Lyric:
-    """A syllable or word sung at ``tick`` (the onset of the note it belongs to)."""
+    """A syllable or word sung at ``tick`` (the onset of the note it belongs to). A
+    syllable ending in `LYRIC_CONTINUES` continues its word: ``"hal-" "le-" "lu-" "jah"``."""
 
     tick: int
     text: str
+
+
+def lyrics_text(lyrics: list[Lyric]) -> str:
+    """The words of a list of lyrics, as text: ``"hal-" "le-" "lu-" "jah" "sing"`` gives
+    ``"halleluja sing"``."""
+    text = ""
+    for lyric in sorted(lyrics, key=lambda lyr: lyr.tick):
+        syllable = lyric.text.strip()
+        continues = syllable.endswith(LYRIC_CONTINUES) and len(syllable) > 1
+        text += syllable[:-1] if continues else syllable + " "
+    return text.strip()
 
 
 @dataclass

@@ -11,7 +11,7 @@ import json
 
 from .. import gm
 from ..io import read, read_pieces
-from ..score import PITCH_CLASS_NAMES, Score, key_name
+from ..score import PITCH_CLASS_NAMES, Lyric, Score, key_name, lyrics_text
 
 SHOWN = 5
 """How many tempos, meters, keys, lyrics and markers the text report lists."""
@@ -113,9 +113,7 @@ def format_summary(s: dict, several: bool = False) -> str:
     lines.append("  meters: " + _listing(s["time_signatures"],
                                          lambda x: f"{x['meter']} at {x['tick']}"))
     lines.append("  keys: " + _listing(s["keys"], lambda x: f"{x['key']} at {x['tick']}"))
-    texts = [x["text"] for x in s["lyrics"]["first"]]
-    spaced = any(t != t.strip() for t in texts)  # syllables that carry their own spaces
-    lyric_words = ("".join(texts) if spaced else " ".join(texts)).strip()
+    lyric_words = lyrics_text([Lyric(x["tick"], x["text"]) for x in s["lyrics"]["first"]])
     lines.append(f"  lyrics: {s['lyrics']['count']}"
                  + (f" ({lyric_words} ...)" if lyric_words else ""))
     lines.append("  markers: " + _listing(s["markers"], lambda x: f"{x['text']!r} at {x['tick']}"))

@@ -32,8 +32,8 @@ import symusic
 
 from ..atomic import atomic_path
 from ..errors import ReadError, WriteError
-from ..score import (KEY_DTYPE, MODES, NOTE_DTYPE, TEMPO_DTYPE, TIME_SIGNATURE_DTYPE, Lyric,
-                     Marker, Score, Track, key_signature_sharps)
+from ..score import (KEY_DTYPE, LYRIC_CONTINUES, MODES, NOTE_DTYPE, TEMPO_DTYPE,
+                     TIME_SIGNATURE_DTYPE, Lyric, Marker, Score, Track, key_signature_sharps)
 
 MAX_MIDI_BYTES = 64 * 1024 * 1024
 """Larger files are refused: real MIDI files are kilobytes, rarely a few megabytes."""
@@ -303,6 +303,24 @@ def _clean_lyric(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable())
 
 
+def _syllables(texts: list[tuple[int, str]]) -> list[Lyric]:
+    """Lyrics in our convention (a syllable ending in ``-`` continues its word) from a
+    file's (tick, text) events. Karaoke files and many others mark words with spaces
+    instead: a syllable starting with a space (or a ``/`` ``\\`` line mark) begins a word,
+    one ending with a space ends it, ``" Lit" "tle "``. Events with no space anywhere
+    (one word per note, or Chinese and Korean syllables) are kept as they are."""
+    spaced = any(text[:1] in (" ", "/", "\\") or text.endswith(" ") for _, text in texts)
+    if not spaced:
+        return [Lyric(tick, text) for tick, text in texts]
+    texts = [(tick, " " + text[1:] if text[:1] in ("/", "\\") else text) for tick, text in texts]
+    lyrics = []
+    for i, (tick, text) in enumerate(texts):
+        word_goes_on = (i + 1 < len(texts) and not text.endswith(" ")
+                        and not texts[i + 1][1].startswith(" "))
+        lyrics.append(Lyric(tick, text.strip() + (LYRIC_CONTINUES if word_goes_on else "")))
+    return lyrics
+
+
 def merge_lyric_only_tracks(score: Score) -> None:
     """Move the lyrics of note-less tracks onto the track they sing along with.
 
@@ -337,10 +355,8 @@ def _attach_lyrics(score: Score, smf: _SmfLayout, path: Path) -> None:
     encoding = _guess_encoding(b"".join(raw for events in lyric_tracks for _, raw in events))
     holder = Track(name="Lyrics")
     for events in lyric_tracks:
-        for tick, raw in events:
-            text = _clean_lyric(raw.decode(encoding, errors="replace"))
-            if text.strip():
-                holder.lyrics.append(Lyric(tick, text))
+        texts = [(tick, _clean_lyric(raw.decode(encoding, errors="replace"))) for tick, raw in events]
+        holder.lyrics += _syllables(sorted((tick, text) for tick, text in texts if text.strip()))
     if holder.lyrics:
         holder.lyrics.sort(key=lambda lyric: lyric.tick)
         score.tracks.append(holder)

@@ -26,10 +26,7 @@ import numpy as np
 
 from ..atomic import write_bytes
 from ..errors import WriteError
-from ..score import MODES, Score, Track, key_signature_sharps
-
-LYRIC_CONTINUES = "-"
-"""A lyric syllable ending with this continues the word on the next note."""
+from ..score import LYRIC_CONTINUES, MODES, Score, Track, key_signature_sharps
 
 _EXACT_DIVISORS = (8, 6)  # 32nds and sixteenth triplets: kept as they are
 _SNAP_DIVISORS = (4, 3)  # sixteenths and eighth triplets: where performances are snapped
