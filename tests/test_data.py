@@ -130,3 +130,33 @@ def test_evaluation_covers_every_piece_once(prepared_corpus):
 def test_a_missing_corpus_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="tunesmith prepare"):
         TokenWindows(tmp_path)
+
+
+def test_packed_windows_are_whole_windows_back_to_back(prepared_corpus):
+    """With pack=True the room after a piece's EOS holds further windows, each a valid
+    header + bars of some piece (transposed or infilled as drawn); nothing is padding
+    except a tail too short for another window; the first window is the unpacked one."""
+    kwargs = dict(context_length=256, seed=4, transpose=(-2, 2), infill_fraction=0.3)
+    plain = TokenWindows(prepared_corpus, "train", **kwargs)
+    packed = TokenWindows(prepared_corpus, "train", pack=True, **kwargs)
+    tok = packed.tokenizer
+    fills = {False: [], True: []}
+    segments = 0
+    for step in range(3):
+        for before, row in zip(plain.batch(step, 8), packed.batch(step, 8)):
+            first = _unpadded(before, tok.pad_id)
+            assert np.array_equal(row[:len(first)], first)
+            starts = np.flatnonzero(row == tok.bos_id)
+            assert starts[0] == 0
+            for a, b in zip(starts, list(starts[1:]) + [len(row)]):
+                part = _unpadded(row[a:b], tok.pad_id)
+                tok.validate(part)  # whole, or cut only by the window's end
+                if b < len(row):
+                    assert part[-1] == tok.eos_id
+                segments += 1
+            fills[False].append(np.mean(before != tok.pad_id))
+            fills[True].append(np.mean(row != tok.pad_id))
+            assert (row != tok.pad_id).sum() > len(row) - 32  # only a short tail is left
+    assert segments > 24  # some rows hold more than one window
+    assert np.mean(fills[True]) > np.mean(fills[False])
+    assert np.array_equal(packed.batch(5, 4), TokenWindows(prepared_corpus, pack=True, **kwargs).batch(5, 4))

@@ -10,6 +10,7 @@ A run's file has four tables (every key is optional; ``configs/*.toml`` are exam
     dir = "prepared/"    # the prepared corpus (``--data`` on the command line wins)
     transpose = [-5, 6]  # random transposition range in semitones, inclusive; [] for none
     infill_fraction = 0.25
+    pack = true          # fill each window with pieces back to back instead of padding
 
     [optim]
     lr = 3e-4            # peak learning rate, after warm-up; cosine decay to min_lr
@@ -46,6 +47,9 @@ class DataSection:
     infill_fraction: float = 0.25
     """Share of training windows rearranged into the infilling format (prefix bars,
     suffix bars, then the middle bars), so the model learns to fill gaps and tracks."""
+    pack: bool = True
+    """Fill the room after a piece's EOS with further pieces instead of padding (see
+    `tunesmith.data.TokenWindows`); false reproduces runs made before packing."""
 
 
 @dataclass

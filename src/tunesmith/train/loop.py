@@ -126,7 +126,8 @@ class _Run:
         seed = self.config.train.seed
         transpose = tuple(data.transpose) if data.transpose else None
         train = TokenWindows(data.dir, split="train", context_length=context, seed=seed,
-                             transpose=transpose, infill_fraction=data.infill_fraction)
+                             transpose=transpose, infill_fraction=data.infill_fraction,
+                             pack=data.pack)
         val_pieces = train.manifest.get("counts", {}).get("splits", {}).get("val", {})
         if not val_pieces.get("pieces", 1):
             return train, None  # a corpus prepared with --val 0: no validation loss
@@ -211,6 +212,7 @@ class _Run:
         bar = self._progress_bar(start)
         previous_handler = self._catch_interrupt()
         interval_start, interval_steps = time.perf_counter(), 0
+        self.real_targets = torch.zeros((), dtype=torch.long, device=self.info.device)
         try:
             for step in range(start, t.steps):
                 loss = self._step(step)
@@ -228,9 +230,13 @@ class _Run:
                 if logging:
                     seconds = time.perf_counter() - interval_start
                     speed = interval_steps * tokens_per_step / max(seconds, 1e-9)
+                    # targets that are music, not padding (this process's share)
+                    fill = self.real_targets.item() * self.info.world_size / (
+                        interval_steps * tokens_per_step)
                     self._log({"step": done, "loss": round(loss, 6), "lr": self._lr(step),
                                "grad_norm": round(self.grad_norm, 6),
-                               "tokens_per_s": round(speed, 1),
+                               "tokens_per_s": round(speed, 1), "fill": round(fill, 4),
+                               "real_tokens_per_s": round(speed * fill, 1),
                                "mfu": (round(speed * flops_per_token / peak, 4) if peak
                                        else None),
                                "tokens_seen": self.tokens_seen})
@@ -244,6 +250,7 @@ class _Run:
                     return TrainResult(self.run_dir, done, loss, self.val_loss, interrupted=True)
                 if logging or evaluating or saving:  # speed is measured over training only
                     interval_start, interval_steps = time.perf_counter(), 0
+                    self.real_targets.zero_()
         finally:
             bar.close()
             self.batches.close()
@@ -271,6 +278,7 @@ class _Run:
             with (contextlib.nullcontext() if syncing else self.ddp.no_sync()):
                 with self.autocast:
                     loss = self._loss(self.forward(ids[:, :-1]), ids[:, 1:])
+                self.real_targets += (ids[:, 1:] != self.pad_id).sum()
                 (loss / t.grad_accum).backward()
             total += loss.detach()
         params = self.model.parameters()
