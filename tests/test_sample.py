@@ -195,6 +195,9 @@ def test_keep_returns_the_best_distinct_drafts(tiny_model):
     (dict(time_signature="3/5"), "not a meter"),
     (dict(programs=["kazoo-o-phone"]), "unknown instrument"),
     (dict(time_signature="1/8", notes_per_bar=(8, 10)), "do not fit in a bar of 1/8"),
+    (dict(lyrics="la la", programs=["flute", "cello"]), "one pitched part"),
+    (dict(lyrics=" - "), "no syllable"),
+    (dict(lyrics="la", max_polyphony=3), "one note per syllable"),
 ])
 def test_bad_requests_are_refused_before_sampling(tiny_model, request_kwargs, message):
     model, tok = tiny_model
@@ -329,3 +332,55 @@ def test_new_drafts_start_on_the_downbeat_unless_a_pickup_is_allowed(tiny_model)
             assert len(tok.bar_offsets(draft.ids)) == 3
     assert first_onsets[False] == [0] * 16
     assert any(onset > 0 for onset in first_onsets[True])  # the model likes pickups: they stay possible
+
+
+LYRICS = "Twin-kle twin-kle lit-tle star, how I won-der what you are. Up a-bove the world so high!"
+
+
+def test_lyrics_get_one_note_each_in_one_singing_part(tiny_model):
+    from tunesmith.sample.request import split_syllables
+    from tunesmith.score import lyrics_text
+
+    model, tok = tiny_model
+    syllables = split_syllables(LYRICS)
+    request = GenerationRequest(lyrics=LYRICS, key="G major", num_samples=10, seed=3, temperature=1.2)
+    for draft in generate(model, tok, request):
+        tok.validate(draft.ids)
+        score = draft.score
+        assert [t.program for t in score.tracks] == [73]
+        notes = np.sort(score.tracks[0].notes, order="onset")
+        assert len(notes) == len(syllables)
+        assert sounding_at_once(score) == 1
+        lyrics = score.tracks[0].lyrics
+        assert [lyric.text for lyric in lyrics] == syllables
+        assert [lyric.tick for lyric in lyrics] == notes["onset"].tolist()
+        assert lyrics_text(lyrics) == "Twinkle twinkle little star, how I wonder what you are. Up above the world so high!"
+        quarter = score.ticks_per_quarter
+        bar_starts = score.bar_starts()
+        last_meter = score.meter_map()[-1]
+        last_barline = bar_starts[-1] + int(last_meter["numerator"]) * 4 * quarter // int(last_meter["denominator"])
+        for note, text in zip(notes, syllables):
+            if text[-1] in ",.!":  # a phrase ends: held a quarter, or to its barline
+                barline = next((b for b in bar_starts if b > note["onset"]), last_barline)
+                assert note["duration"] >= min(quarter, barline - note["onset"])
+        # the piece ends in the bar of the last syllable
+        assert notes[-1]["onset"] >= bar_starts[-1]
+
+
+def test_cli_lyrics_land_under_their_notes_in_midi_and_musicxml(model_dir, tmp_path):
+    import music21
+
+    from tunesmith.score import lyrics_text
+
+    out = tmp_path / "song"
+    code = main(["generate", "--model", str(model_dir), "--lyrics", LYRICS, "--program", "oboe",
+                 "--seed", "2", "--format", "mid,musicxml", "--out", str(out)])
+    assert code == 0
+    score = tunesmith.read(out / "draft-s2.mid")
+    singer = next(t for t in score.tracks if t.lyrics)
+    assert singer.program == 68 and len(singer.notes) == len(singer.lyrics) == 21  # syllables
+    assert lyrics_text(singer.lyrics).startswith("Twinkle twinkle little star,")
+    assert sorted(lyric.tick for lyric in singer.lyrics) == sorted(singer.notes["onset"].tolist())
+    part = music21.converter.parse(out / "draft-s2.musicxml").parts[0]
+    sung = [(n.lyrics[0].text, n.lyrics[0].syllabic) for n in part.flatten().notes if n.lyrics]
+    assert sung[:3] == [("Twin", "begin"), ("kle", "end"), ("twin", "begin")]

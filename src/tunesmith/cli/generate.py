@@ -38,6 +38,9 @@ def register(subparsers) -> None:
                    help="with --key, allow out-of-scale passing notes (at most an eighth long)")
     p.add_argument("--max-polyphony", type=int, help="most notes sounding at once")
     p.add_argument("--notes-per-bar", metavar="MIN-MAX", help="notes per bar, all tracks together")
+    p.add_argument("--lyrics", metavar="TEXT",
+                   help='words to set, one note per syllable, syllables joined by "-": '
+                        '"Twin-kle twin-kle lit-tle star" (the words set the length)')
     p.add_argument("--pickup", action="store_true",
                    help="a new piece may open with an anacrusis (by default bar 1 starts on its downbeat)")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -95,7 +98,7 @@ def build_request(args):
         bars=args.bars, key=args.key, time_signature=args.time_signature, tempo=args.tempo,
         programs=programs, pitch_range=args.pitch_range, chromatic=args.chromatic,
         max_polyphony=args.max_polyphony, notes_per_bar=_notes_per_bar(args.notes_per_bar),
-        pickup=args.pickup,
+        pickup=args.pickup, lyrics=args.lyrics,
         prompt=args.prompt, infill_bars=args.infill, infill_program=args.infill_track,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
         repetition_penalty=args.repetition_penalty, seed=args.seed,

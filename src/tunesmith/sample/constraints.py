@@ -35,7 +35,7 @@ class ConstrainedState:
     """
 
     FIELDS = ("bars_written", "bar_start", "first_bar_seen", "programs", "note_ends", "ring_next",
-              "notes_in_bar", "last_pitch_out_of_scale", "fill_origin", "pitch_floor")
+              "notes_in_bar", "notes_written", "last_pitch_out_of_scale", "fill_origin", "pitch_floor")
     """The arrays that change as tokens are consumed (besides the grammar's)."""
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
@@ -57,6 +57,7 @@ class ConstrainedState:
         self.note_ends = np.full((batch_size, _RING), -1, dtype=np.int64)
         self.ring_next = np.zeros(batch_size, dtype=np.int64)
         self.notes_in_bar = np.zeros(batch_size, dtype=np.int64)
+        self.notes_written = np.zeros(batch_size, dtype=np.int64)  # since release()
         self.last_pitch_out_of_scale = np.zeros(batch_size, dtype=bool)
         self.fill_origin = np.zeros(batch_size, dtype=np.int64)  # where infilled bars start
         self.pitch_floor = np.full(batch_size, -1, dtype=np.int64)  # last pitch at this onset and part
@@ -134,6 +135,8 @@ class ConstrainedState:
         masks["program_values"] = np.arange(vocab.span(T.PROGRAM).stop - vocab.span(T.PROGRAM).start)
         wanted = [int(p) for p in r.programs or ()] or [-1]
         masks["wanted_programs"] = np.asarray(wanted, dtype=np.int64)
+        masks["phrase_ends"] = np.asarray([text.rstrip().endswith(tuple(",.;:!?")) for text in r.syllables or [""]])
+        masks["quarter"] = np.asarray(vocab.config.positions_per_quarter, dtype=np.int64)
         return masks
 
     # --- the mask for the next token ----------------------------------------------------
@@ -154,6 +157,8 @@ class ConstrainedState:
         self._bar_count_mask(mask)
         if self.start_on_downbeat:
             self._downbeat_mask(mask)
+        if r.syllables:
+            self._syllables_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
         required = mask  # structure, bars, key, scale, range: never given up
@@ -213,6 +218,37 @@ class ConstrainedState:
         mask[:, vocab.span(T.POSITION)] &= ~silent_start[:, None] | first_onset
         for kind in (T.BAR, T.EOS):
             mask[:, vocab.id(kind)] &= ~silent_start
+
+    def _syllables_mask(self, mask):
+        """One note per syllable of the lyrics: the piece ends (EOS) in the bar of the last
+        syllable, its last note no longer than that bar; no note after it, no end before.
+        Under the bar cap, planning one note per grid position (the part is monophonic),
+        no onset is skipped and no note held that would leave too few positions."""
+        g, vocab, xp = self.grammar, self.vocab, self.xp
+        needed = len(self.resolved.syllables) - self.notes_written  # after the current note
+        done = needed <= 0
+        for kind in (T.POSITION, T.PITCH, T.TRACK):
+            mask[:, vocab.span(kind)] &= ~done[:, None]
+        mask[:, vocab.id(T.BAR)] &= ~done
+        for kind in (T.EOS, T.FILL_END):
+            mask[:, vocab.id(kind)] &= done
+        units = g.bar_units
+        later = xp.clip(self.target_bars - self.bars_written, min=0) * units  # positions of later bars
+        position = xp.clip(g.position, min=0)
+        starts = self._static["position_values"][None, :]
+        mask[:, vocab.span(T.POSITION)] &= (units[:, None] - starts + later[:, None]) >= needed[:, None]
+        ends = position[:, None] + self._static["duration_values"][None, :]
+        in_bar_left = xp.clip(units[:, None] - ends, min=0)
+        held_over = xp.clip(ends - units[:, None], min=0)
+        room = in_bar_left + later[:, None] - held_over
+        fits = (room >= needed[:, None]) & (~done[:, None] | (ends <= units[:, None]))
+        # a syllable that ends a phrase (, . ; : ! ?) is held: at least a quarter note,
+        # or to the barline if that is nearer
+        note = xp.clip(self.notes_written - 1, 0, len(self.resolved.syllables) - 1)
+        phrase_end = self._static["phrase_ends"][note]
+        shortest = xp.minimum(self._static["quarter"], units - position)
+        held = self._static["duration_values"][None, :] >= shortest[:, None]
+        mask[:, vocab.span(T.DURATION)] &= fits & (~phrase_end[:, None] | held)
 
     def _current_program(self):
         return self.programs[self.grammar.rows, self.grammar.slot]
@@ -376,6 +412,8 @@ class ConstrainedState:
         out_of_scale = ~self._static["in_scale_table"][xp.where(pitch, value, 0)]
         self.last_pitch_out_of_scale = xp.where(pitch, out_of_scale, self.last_pitch_out_of_scale)
         self.notes_in_bar = self.notes_in_bar + pitch
+        if self.generating:
+            self.notes_written = self.notes_written + pitch
         duration = kind == T_INT.DURATION
         ends = self.bar_start + xp.clip(g.position, min=0) + self._static["duration_values"][xp.where(duration, value, 0)]
         ring_slot = self._static["ring_slots"][None, :] == (self.ring_next % _RING)[:, None]

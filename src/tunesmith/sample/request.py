@@ -7,11 +7,11 @@ raise `RequestError` with a one-line reason for anything malformed or impossible
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import RequestError
-from ..gm import program_from_name
-from ..score import MODE_INTERVALS, MODES, parse_key
+from ..gm import DRUMS, program_from_name
+from ..score import LYRIC_CONTINUES, MODE_INTERVALS, MODES, parse_key
 
 FREE_MAX_BARS = 64
 """Most bars a draft of free length (``bars=None``) may have."""
@@ -81,6 +81,10 @@ class GenerationRequest:
     time_signature, tempo (quarters per minute), programs (GM names or numbers, one per
         track), pitch_range (MIDI, inclusive, pitched tracks only), max_polyphony (notes
         sounding at once), notes_per_bar (min, max per bar over all tracks).
+    lyrics: words to set, one note per syllable: syllables of a word joined by ``-``
+        ("Twin-kle twin-kle lit-tle star"). The draft is one monophonic part (the first
+        of ``programs``, else a flute) that ends in the bar of the last syllable (``bars``
+        is then ignored), with the syllables as lyrics under its notes.
     pickup: let a new piece open with an anacrusis (its first note after the downbeat
         of bar 1); by default the first bar starts on its downbeat, so N bars are N
         full bars.
@@ -100,6 +104,7 @@ class GenerationRequest:
     max_polyphony: int | None = None
     notes_per_bar: tuple[int, int] | None = None
     pickup: bool = False
+    lyrics: str | None = None
     prompt: str | None = None
     infill_bars: str | None = None
     infill_program: str | None = None
@@ -140,6 +145,7 @@ class ResolvedRequest:
     pitch_range: tuple[int, int] | None
     infill_bars: tuple[int, int] | None  # from 0, inclusive
     infill_program: int | None           # GM program of the part to write (128 = drums)
+    syllables: list[str] | None = None   # lyrics, one per note ("Twin-" "kle")
 
 
 def resolve(request: GenerationRequest) -> ResolvedRequest:
@@ -184,4 +190,40 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
     if r.infill_bars:
         first, last = parse_bar_span(r.infill_bars)
         infill = (first - 1, last - 1)
-    return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program)
+    syllables = None
+    if r.lyrics is not None:
+        syllables = split_syllables(r.lyrics)
+        if not syllables:
+            raise RequestError("the lyrics hold no syllable")
+        if len(syllables) > MAX_SYLLABLES:
+            raise RequestError(f"{len(syllables)} syllables are more than one draft sets "
+                               f"({MAX_SYLLABLES}); set the lyrics a verse at a time")
+        if r.prompt:
+            raise RequestError("lyrics are set to a new melody, not to a prompt")
+        if len(programs) > 1 or DRUMS in programs:
+            raise RequestError("lyrics are sung by one pitched part: give at most one --program")
+        if r.max_polyphony not in (None, 1) or r.notes_per_bar is not None:
+            raise RequestError("lyrics set one note per syllable: leave out --max-polyphony "
+                               "and --notes-per-bar")
+        programs = programs or [LYRICS_PROGRAM]
+        r = replace(r, max_polyphony=1)
+    return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program,
+                           syllables)
+
+
+MAX_SYLLABLES = 200
+"""Most syllables one draft sets (each note takes three or more of the model's tokens)."""
+
+LYRICS_PROGRAM = 73
+"""The part that sings lyrics when no --program is given: a flute, a clear singing line."""
+
+
+def split_syllables(text: str) -> list[str]:
+    """``"Twin-kle twin-kle, lit-tle star"`` -> ``["Twin-", "kle", "twin-", "kle,", "lit-",
+    "tle", "star"]``: words split at spaces, syllables at hyphens (kept on the syllable
+    that continues, as `tunesmith.score.Lyric` has them)."""
+    syllables = []
+    for word in text.split():
+        parts = [part for part in word.split(LYRIC_CONTINUES) if part]
+        syllables += [part + LYRIC_CONTINUES for part in parts[:-1]] + parts[-1:]
+    return syllables

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import RequestError
 from ..gm import DRUMS
-from ..score import NOTE_DTYPE, Score, Track
+from ..score import NOTE_DTYPE, Lyric, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score, meter_index
 from .constraints import ConstrainedState
@@ -126,6 +126,7 @@ class _Plan:
     original: np.ndarray | None = None
     span: tuple[int, int] | None = None
     mode: str = "new"               # new | continue | infill_bars | infill_track
+    syllables: list[str] | None = None  # lyrics set one per note (mode "new")
     prompt: Score | None = None     # the composer's own score, put back untouched
     slot: int | None = None         # the part written by track infilling
 
@@ -185,6 +186,9 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
                                "one note each)")
     reserve = bars * 8 + 16  # room to write, in tokens, before the context is full
     if prompt is None:
+        if resolved.syllables:  # the lyrics set the length
+            return _Plan(prefix=np.array([tok.bos_id]), target_bars=FREE_MAX_BARS,
+                         syllables=resolved.syllables)
         return _Plan(prefix=np.array([tok.bos_id]), target_bars=bars)
     if resolved.infill_bars is not None:
         ids, _ = _prompt_ids(tok, prompt)
@@ -251,6 +255,10 @@ def _result(tok: Tokenizer, p: _Plan, request: GenerationRequest, decoded: Score
     if p.mode == "new":
         if request.tempo is not None:  # exactly as asked, not the tempo bin's centre
             decoded.tempos = np.array([(0, request.tempo)], dtype=decoded.tempos.dtype)
+        if p.syllables and decoded.tracks:
+            singer = decoded.tracks[0]
+            onsets = np.sort(singer.notes["onset"])
+            singer.lyrics = [Lyric(int(tick), text) for tick, text in zip(onsets, p.syllables)]
         return decoded, decoded
     if p.mode == "continue":
         span = (bar_start(decoded, len(tok.bar_offsets(p.original))), None)
@@ -318,7 +326,7 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     request = resolved.request
     device = model.embed.weight.device
     vocab = tok.vocab
-    exact = request.bars is not None or p.mode in ("infill_bars", "infill_track")
+    exact = (request.bars is not None and not p.syllables) or p.mode in ("infill_bars", "infill_track")
     state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact,
                              start_on_downbeat=p.mode == "new" and not request.pickup)
     state.fill_origin[:] = p.fill_origin
