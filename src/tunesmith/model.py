@@ -341,6 +341,13 @@ class TransformerLM(nn.Module):
             raise ModelError(f"the KV cache holds {cache.batch_size} rows of {cache.max_length} "
                              f"tokens; {batch} rows of {end} tokens do not fit")
         device = cache.valid.device
+        if length == 1 and attention_mask is None:  # a drafting step: fewer small operations
+            cos = self.rotary_cos[cache.next_position][:, None, None, None]
+            sin = self.rotary_sin[cache.next_position][:, None, None, None]
+            cache.valid[:, start] = True
+            cache.next_position += 1
+            bias = torch.zeros((batch, 1, end), dtype=cache.keys.dtype, device=device)
+            return cos, sin, bias.masked_fill_(~cache.valid[:, None, :end], float("-inf")).unsqueeze(1)
         real = (torch.ones(batch, length, dtype=torch.bool, device=device)
                 if attention_mask is None else attention_mask.to(device=device, dtype=torch.bool))
         # Each row's real tokens are numbered 0, 1, 2, ... whatever padding precedes them;
