@@ -42,7 +42,8 @@ def test_torch_state_masks_equal_numpy_state_masks(request_index):
     batch, budget = 8, 160
     exact = request.bars is not None and not request.lyrics
     host = ConstrainedState(TOK, resolved, batch, request.bars or 4, exact=exact,
-                            start_on_downbeat=request_index % 2 == 0)
+                            start_on_downbeat=request_index % 2 == 0,
+                            every_part_every_bar=len(resolved.programs) > 1)
     host.advance(np.full(batch, TOK.bos_id))
     rng = np.random.default_rng(request_index)
     for _ in range(3):  # a little of the header forced, as a prompt would be

@@ -195,7 +195,9 @@ def test_keep_returns_the_best_distinct_drafts(tiny_model):
     (dict(time_signature="3/5"), "not a meter"),
     (dict(programs=["kazoo-o-phone"]), "unknown instrument"),
     (dict(time_signature="1/8", notes_per_bar=(8, 10)), "do not fit in a bar of 1/8"),
-    (dict(lyrics="la la", programs=["flute", "cello"]), "one pitched part"),
+    (dict(lyrics="la la", programs=["flute", "cello"]), "one part"),
+    (dict(lyrics="la la", programs=["drums"]), "not drums"),
+    (dict(programs=["acoustic bass"], pitch_range="C6-C7"), "outside what the instrument can play"),
     (dict(lyrics=" - "), "no syllable"),
     (dict(lyrics="la", max_polyphony=3), "one note per syllable"),
 ])
@@ -384,3 +386,28 @@ def test_cli_lyrics_land_under_their_notes_in_midi_and_musicxml(model_dir, tmp_p
     part = music21.converter.parse(out / "draft-s2.musicxml").parts[0]
     sung = [(n.lyrics[0].text, n.lyrics[0].syllabic) for n in part.flatten().notes if n.lyrics]
     assert sung[:3] == [("Twin", "begin"), ("kle", "end"), ("twin", "begin")]
+
+
+@pytest.mark.parametrize("programs, extra", [
+    (["violin", "cello"], {}),
+    (["piano", "acoustic bass"], dict(notes_per_bar=(4, 6), max_polyphony=2)),
+])
+def test_every_part_asked_for_plays_in_every_bar(tiny_model, programs, extra):
+    model, tok = tiny_model
+    request = GenerationRequest(bars=4, programs=programs, num_samples=8, seed=6, temperature=1.2, **extra)
+    for draft in generate(model, tok, request):
+        for bar in np.split(draft.ids, tok.bar_offsets(draft.ids)[1:]):
+            slot, playing = 0, set()
+            for kind, value in zip(tok.vocab.type_of[bar], tok.vocab.value_of[bar]):
+                slot = 0 if kind == T.BAR else value if kind == T.TRACK else slot
+                if kind == T.PITCH:
+                    playing.add(int(slot))
+            assert playing == set(range(len(programs))), tok.names(bar)
+
+
+def test_requests_longer_than_the_context_are_refused_and_free_pieces_end_at_a_barline(tiny_model):
+    model, tok = tiny_model  # context 1024 tokens
+    with pytest.raises(RequestError, match="do not fit"):
+        generate(model, tok, GenerationRequest(bars=200))
+    for draft in generate(model, tok, GenerationRequest(bars=None, num_samples=6, seed=8)):
+        assert draft.ids[-1] == tok.eos_id  # ended by the model or closed in time, never cut

@@ -16,13 +16,15 @@ FAMILIES = ("Piano", "Chromatic Percussion", "Organ", "Guitar", "Bass", "Strings
 _FAMILY_RANGES = ((21, 108), (48, 108), (24, 96), (40, 88), (23, 67), (28, 103), (28, 96),
                   (34, 84), (34, 93), (48, 103), (24, 108), (24, 108), (24, 108), (36, 96),
                   (24, 96), (0, 127))
+# Families whose members differ by octaves: the bowed strings, violin to double bass.
+_PROGRAM_RANGES = {40: (55, 103), 41: (48, 88), 42: (36, 84), 43: (28, 67)}
 
 
 def playable_range(program: int) -> tuple[int, int]:
     """Inclusive MIDI pitch range an instrument of this GM program can play."""
     if program >= DRUMS:
         return (0, 127)
-    return _FAMILY_RANGES[program // 8]
+    return _PROGRAM_RANGES.get(program, _FAMILY_RANGES[program // 8])
 
 
 def program_name(program: int) -> str:

@@ -95,7 +95,7 @@ def build_request(args):
 
     programs = [p.strip() for item in args.program for p in item.split(",") if p.strip()]
     return GenerationRequest(
-        bars=args.bars, key=args.key, time_signature=args.time_signature, tempo=args.tempo,
+        bars=None if args.lyrics else args.bars, key=args.key, time_signature=args.time_signature, tempo=args.tempo,
         programs=programs, pitch_range=args.pitch_range, chromatic=args.chromatic,
         max_polyphony=args.max_polyphony, notes_per_bar=_notes_per_bar(args.notes_per_bar),
         pickup=args.pickup, lyrics=args.lyrics,

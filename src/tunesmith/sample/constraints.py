@@ -21,9 +21,21 @@ from ..gm import DRUMS, playable_range
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import meter_index, tempo_bin
 from ..tokenizer.grammar import FILL_INT, P_INT, T_INT
-from .request import ResolvedRequest
+from .request import ResolvedRequest, playable_pitches
 
 _RING = 128  # note ends remembered per row for the polyphony limit
+
+TOKENS_PER_NOTE = 4
+"""Tokens a note needs at most, planning the budget: Position (or Track), Pitch,
+Velocity (once per part and bar), Duration."""
+
+RESERVED_NOTES_PER_BAR = 2
+"""Notes' worth of tokens kept for each bar still to come, so that a verbose start
+cannot leave the last bars empty (they get one note at least, and what is spared)."""
+
+CLOSING_TOKENS = 96
+"""A free-length piece stops beginning bars when this few tokens of its budget are left
+(about two bars of a melody), so it ends at a barline instead of being cut."""
 
 
 def _clamp(xp, x, low=None, high=None):
@@ -45,11 +57,13 @@ class ConstrainedState:
     """
 
     FIELDS = ("bars_written", "bar_start", "first_bar_seen", "programs", "note_ends", "ring_next",
-              "notes_in_bar", "notes_written", "last_pitch_out_of_scale", "fill_origin", "pitch_floor")
+              "notes_in_bar", "notes_written", "part_notes_in_bar", "last_pitch_out_of_scale",
+              "fill_origin", "pitch_floor")
     """The arrays that change as tokens are consumed (besides the grammar's)."""
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
-                 target_bars: int, exact: bool = True, start_on_downbeat: bool = False):
+                 target_bars: int, exact: bool = True, start_on_downbeat: bool = False,
+                 every_part_every_bar: bool = False):
         self.tok = tokenizer
         self.vocab = tokenizer.vocab
         self.resolved = resolved
@@ -60,6 +74,7 @@ class ConstrainedState:
         self.min_bars = target_bars if exact else 1  # free length: the model ends it, after bar 1
         self.generating = False             # False while prompt tokens are forced
         self.start_on_downbeat = start_on_downbeat  # a new piece: no pickup bar
+        self.every_part_every_bar = every_part_every_bar  # the parts asked for all play
         self.bars_written = np.zeros(batch_size, dtype=np.int64)
         self.bar_start = np.zeros(batch_size, dtype=np.int64)   # absolute grid units
         self.first_bar_seen = np.zeros(batch_size, dtype=bool)
@@ -68,6 +83,7 @@ class ConstrainedState:
         self.ring_next = np.zeros(batch_size, dtype=np.int64)
         self.notes_in_bar = np.zeros(batch_size, dtype=np.int64)
         self.notes_written = np.zeros(batch_size, dtype=np.int64)  # since release()
+        self.part_notes_in_bar = np.zeros((batch_size, self.vocab.config.max_tracks), dtype=np.int64)
         self.last_pitch_out_of_scale = np.zeros(batch_size, dtype=bool)
         self.fill_origin = np.zeros(batch_size, dtype=np.int64)  # where infilled bars start
         self.pitch_floor = np.full(batch_size, -1, dtype=np.int64)  # last pitch at this onset and part
@@ -101,6 +117,11 @@ class ConstrainedState:
         if r.key:
             key_id = vocab.id(T.KEY, r.key[0] * 7 + r.key[1])
             header &= (type_of != T.KEY) | (np.arange(size) == key_id)
+        if r.pitch_range:  # the model may only choose instruments that can play in range
+            scale = r.scale if r.scale and not r.request.chromatic else None
+            unplayable = [vocab.id(T.PROGRAM, program) for program in range(129)
+                          if not playable_pitches(program, r.pitch_range, scale)]
+            header[unplayable] = False
         masks["header"] = header
         body = np.ones(size, dtype=bool)     # tokens allowed once bars are being written
         if r.meter:
@@ -178,6 +199,12 @@ class ConstrainedState:
         mask = xp.asarray(limited, copy=True)
         if r.request.notes_per_bar is not None:
             self._density_mask(mask)
+        if self.every_part_every_bar:
+            self._parts_mask(mask)
+        low = r.request.notes_per_bar[0] if r.request.notes_per_bar is not None else 0
+        parts = len(r.programs) if self.every_part_every_bar else 0
+        if max(low, parts) > 0:
+            self._room_for_minimum(mask, low, parts)
         if tokens_left is not None:
             self._budget_mask(mask, tokens_left)
         # never a dead end: where the limits leave nothing, give up the density and the
@@ -316,23 +343,30 @@ class ConstrainedState:
         sparse = (self.notes_in_bar < low) & (g.bars >= 1)
         for kind in (T.BAR, T.EOS, T.FILL_END):
             mask[:, vocab.id(kind)] &= ~sparse
-        if low > 0:
-            self._room_for_minimum(mask, low)
+        if self.every_part_every_bar:  # the last notes the maximum allows go to silent parts
+            reserved = self.notes_in_bar + self._silent_parts() >= high
+            silent_slot = self.part_notes_in_bar == 0
+            mask[:, vocab.span(T.PITCH)] &= ~(reserved & ~silent_slot[g.rows, g.slot])[:, None]
+            mask[:, vocab.span(T.TRACK)] &= ~reserved[:, None] | silent_slot
 
-    def _room_for_minimum(self, mask, low):
+    def _room_for_minimum(self, mask, low, parts):
         """Keep room for each bar's minimum of notes, planning on one note per *free*
         grid position (one where fewer notes sound than the polyphony limit; every
         position without a limit). A Position may not skip so far that too few free
         positions are left in the bar; under a polyphony limit a duration may not hold a
         voice over so many positions that this bar, or a later bar still to be written,
         falls short. Where a bar already has less room than its minimum (a prompt's
-        notes fill it), no more than that room is asked for."""
+        notes fill it), no more than that room is asked for. ``low``: notes per bar;
+        ``parts``: parts that must each play in every bar (a note for each)."""
         g, vocab, xp = self.grammar, self.vocab, self.xp
         limit = self.resolved.request.max_polyphony
         window = self._static["window"]           # grid units from this bar's start
         units = g.bar_units[:, None]
         rows = g.rows[:, None]
         need = _clamp(xp, low - self.notes_in_bar, 0)
+        if parts:
+            need = xp.maximum(need, self._silent_parts())
+        low = max(low, parts)
         if limit is None:
             free = xp.ones((self.batch_size, window.shape[0]), dtype=xp.int64, device=device(window))
         else:
@@ -349,6 +383,10 @@ class ConstrainedState:
         left = free_in(after_onset - xp.astype(unused, xp.int64)[:, None], units)[:, 0]
         starts = xp.minimum(g.tables.position_values[None, :], units)
         mask[:, vocab.span(T.POSITION)] &= free_in(starts, units) >= xp.minimum(need, left)[:, None]
+        if parts:  # when the onsets left are as few as the silent parts, give them this one
+            silent_here = self.part_notes_in_bar[g.rows, g.slot] == 0
+            onsets_after = free_in(after_onset, units)[:, 0]
+            mask[:, vocab.span(T.PITCH)] &= ~(~silent_here & (onsets_after < self._silent_parts()))[:, None]
         # a meter change (right after Bar) must leave the bar room: notes ringing into
         # a shorter bar may hold too many of its positions
         meter_room = free_before[:, self._static["meter_units"]] - free_before[:, :1]
@@ -372,17 +410,50 @@ class ConstrainedState:
         fits = xp.all(room[:, None, :] - taken >= wanted[:, None, :], axis=2)
         mask[:, vocab.span(T.DURATION)] &= fits
 
+    def _silent_parts(self):
+        """Declared parts with no note yet in this bar, per row (0 before the first bar)."""
+        g = self.grammar
+        declared = g.tables.track_values[None, :] < g.declared[:, None]
+        silent = declared & (self.part_notes_in_bar == 0)
+        return self.xp.sum(self.xp.astype(silent, self.xp.int64), axis=1) * (g.bars >= 1)
+
+    def _parts_mask(self, mask):
+        """Every part asked for plays in every bar: no bar ends while one is silent."""
+        silent = self._silent_parts() > 0
+        for kind in (T.BAR, T.EOS, T.FILL_END):
+            mask[:, self.vocab.id(kind)] &= ~silent
+
     def _budget_mask(self, mask, tokens_left):
-        """Near the token budget, stop starting notes and close the bars left."""
+        """Keep the tokens the bars still to come need. Each bar not yet begun takes a
+        Bar token and, with a minimum of notes per bar, ``TOKENS_PER_NOTE`` tokens per
+        note; when the budget comes down to that reserve, notes are written only where a
+        minimum asks for them and no meter, key or tempo changes, and once enough bars
+        are written the piece ends. A free-length piece is closed in good time: within
+        ``CLOSING_TOKENS`` of the budget no new bar begins and no note rings past this one."""
         vocab, g, xp = self.vocab, self.grammar, self.xp
+        low = self.resolved.request.notes_per_bar[0] if self.resolved.request.notes_per_bar else 0
+        low = max(low, 1)  # a bar of the piece holds a note at least
+        parts = len(self.resolved.programs) if self.every_part_every_bar else 1
+        low = max(low, parts)
         bars_left = _clamp(xp, self.min_bars - self.bars_written, 0)
-        crunch = tokens_left <= bars_left + 4
-        mask[:, vocab.span(T.POSITION)] &= ~crunch[:, None]
+        need_now = _clamp(xp, low - self.notes_in_bar, 0) * (g.bars >= 1)
+        if self.every_part_every_bar:
+            need_now = xp.maximum(need_now, self._silent_parts())
+        per_bar = 1 + TOKENS_PER_NOTE * max(low, RESERVED_NOTES_PER_BAR)
+        reserve = bars_left * per_bar + TOKENS_PER_NOTE * need_now + 4
+        crunch = tokens_left <= reserve
+        idle = crunch & (need_now == 0)  # no note is needed: write none
+        mask[:, vocab.span(T.POSITION)] &= ~idle[:, None]
         for kind in (T.PITCH, T.TRACK):
-            mask[:, vocab.span(kind)] &= ~(crunch & (g.phase == P_INT.DURATION))[:, None]
+            mask[:, vocab.span(kind)] &= ~(idle & (g.phase == P_INT.DURATION))[:, None]
         for kind in (T.TIMESIG, T.KEY, T.TEMPO):
             mask[:, vocab.span(kind)] &= ~crunch[:, None]
         mask[:, vocab.id(T.BAR)] &= ~(crunch & (self.bars_written >= self.min_bars))  # end now
+        if self.min_bars < self.target_bars:  # free length
+            closing = (tokens_left <= CLOSING_TOKENS) & (self.bars_written >= self.min_bars)
+            mask[:, vocab.id(T.BAR)] &= ~closing
+            ends = _clamp(xp, g.position, 0)[:, None] + self._static["duration_values"][None, :]
+            mask[:, vocab.span(T.DURATION)] &= ~closing[:, None] | (ends <= g.bar_units[:, None])
 
     # --- state updates ------------------------------------------------------------------
     def body_forbids_meter_and_key(self) -> None:
@@ -422,6 +493,8 @@ class ConstrainedState:
         out_of_scale = ~self._static["in_scale_table"][xp.where(pitch, value, 0)]
         self.last_pitch_out_of_scale = xp.where(pitch, out_of_scale, self.last_pitch_out_of_scale)
         self.notes_in_bar = self.notes_in_bar + pitch
+        this_part = g.tables.track_values[None, :] == g.slot[:, None]
+        self.part_notes_in_bar = xp.where(bar[:, None], 0, self.part_notes_in_bar + (pitch[:, None] & this_part))
         if self.generating:
             self.notes_written = self.notes_written + pitch
         duration = kind == T_INT.DURATION

@@ -10,8 +10,8 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import RequestError
-from ..gm import DRUMS, program_from_name
-from ..score import LYRIC_CONTINUES, MODE_INTERVALS, MODES, parse_key
+from ..gm import DRUMS, playable_range, program_from_name, program_name
+from ..score import LYRIC_CONTINUES, MODE_INTERVALS, MODES, PITCH_CLASS_NAMES, parse_key
 
 FREE_MAX_BARS = 64
 """Most bars a draft of free length (``bars=None``) may have."""
@@ -46,6 +46,31 @@ def parse_range(text: str) -> tuple[int, int]:
     if low > high:
         raise RequestError(f"range {text!r} is empty: its low note is above its high note")
     return low, high
+
+
+def _pitch_name(pitch: int) -> str:
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def playable_pitches(program: int, pitch_range: tuple[int, int] | None, scale) -> list[int]:
+    """Pitches an instrument may be given: within what it can play (`gm.playable_range`),
+    the requested range and the scale (``None``: any pitch class). Drums: every pitch."""
+    if program == DRUMS:
+        return list(range(128))
+    low, high = playable_range(program)
+    if pitch_range:
+        low, high = max(low, pitch_range[0]), min(high, pitch_range[1])
+    return [p for p in range(low, high + 1) if scale is None or p % 12 in scale]
+
+
+def _check_playable(program: int, pitch_range, scale, range_text) -> None:
+    if playable_pitches(program, pitch_range, scale):
+        return
+    low, high = playable_range(program)
+    reach = f"{program_name(program)} plays {_pitch_name(low)}-{_pitch_name(high)}"
+    if pitch_range and (pitch_range[1] < low or pitch_range[0] > high):
+        raise RequestError(f"range {range_text} is outside what the instrument can play ({reach})")
+    raise RequestError(f"no note of the key lies within range {range_text} for this instrument ({reach})")
 
 
 def parse_time_signature(text: str) -> tuple[int, int]:
@@ -170,6 +195,8 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
         in_scale = [p for p in range(pitch_range[0], pitch_range[1] + 1) if p % 12 in scale]
         if not in_scale:
             raise RequestError(f"range {r.pitch_range} holds no note of {r.key}")
+    for program in programs + ([program_from_name(r.infill_program)] if r.infill_program else []):
+        _check_playable(program, pitch_range, scale if not r.chromatic else None, r.pitch_range)
     if r.max_polyphony is not None and r.max_polyphony < 1:
         raise RequestError("max polyphony must be at least 1")
     if r.notes_per_bar is not None:
@@ -200,13 +227,15 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
                                f"({MAX_SYLLABLES}); set the lyrics a verse at a time")
         if r.prompt:
             raise RequestError("lyrics are set to a new melody, not to a prompt")
-        if len(programs) > 1 or DRUMS in programs:
-            raise RequestError("lyrics are sung by one pitched part: give at most one --program")
+        if len(programs) > 1:
+            raise RequestError("lyrics are sung by one part: give at most one --program")
+        if DRUMS in programs:
+            raise RequestError("lyrics are sung by a pitched part, not drums")
         if r.max_polyphony not in (None, 1) or r.notes_per_bar is not None:
             raise RequestError("lyrics set one note per syllable: leave out --max-polyphony "
                                "and --notes-per-bar")
         programs = programs or [LYRICS_PROGRAM]
-        r = replace(r, max_polyphony=1)
+        r = replace(r, max_polyphony=1, bars=None)  # the syllables set the length
     return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program,
                            syllables)
 
@@ -224,6 +253,6 @@ def split_syllables(text: str) -> list[str]:
     that continues, as `tunesmith.score.Lyric` has them)."""
     syllables = []
     for word in text.split():
-        parts = [part for part in word.split(LYRIC_CONTINUES) if part]
+        parts = [part for part in word.split(LYRIC_CONTINUES) if any(ch.isalnum() for ch in part)]
         syllables += [part + LYRIC_CONTINUES for part in parts[:-1]] + parts[-1:]
     return syllables

@@ -23,13 +23,20 @@ from ..gm import DRUMS
 from ..score import NOTE_DTYPE, Lyric, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score, meter_index
-from .constraints import ConstrainedState
+from .constraints import TOKENS_PER_NOTE, ConstrainedState
 from .device_decode import RECENT, DeviceDecoder
 from .merge import bar_start, merge_draft
 from .request import FREE_MAX_BARS, GenerationRequest, ResolvedRequest, resolve
 
 MAX_BATCH = 64
 """Drafts generated together in one forward pass."""
+
+MIN_TOKENS_PER_BAR = 12
+"""Tokens a bar gets at the least when a request's bars are checked against the model's
+context (a bar of three notes); fewer would leave the last bars nearly empty."""
+
+HEADER_TOKENS = 16
+"""Room for the header (BOS, meter, tempo, key, tracks) and the end."""
 
 _GOLDEN = -7046029254386353131   # 0x9E3779B97F4A7C15 as a signed 64-bit integer
 _MIX1 = -4658895280553007687     # 0xBF58476D1CE4E5B9
@@ -178,6 +185,13 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
     """Turn a request (and its prompt) into forced tokens and a bar target."""
     request = resolved.request
     bars = request.bars or FREE_MAX_BARS
+    if request.bars is not None and prompt is None:
+        per_bar = max(MIN_TOKENS_PER_BAR, 1 + TOKENS_PER_NOTE * (request.notes_per_bar or (0,))[0])
+        most = (context_length - HEADER_TOKENS) // per_bar
+        if request.bars > most:
+            raise RequestError(f"{request.bars} bars do not fit in the model's {context_length}-token "
+                               f"context (at most {most} bars of this request); draft the rest by "
+                               "continuing a draft with --prompt")
     if request.notes_per_bar and resolved.meter:
         units = int(tok.vocab.meter_units[meter_index(tok.vocab, *resolved.meter)])
         if request.notes_per_bar[0] > units:
@@ -328,7 +342,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     vocab = tok.vocab
     exact = (request.bars is not None and not p.syllables) or p.mode in ("infill_bars", "infill_track")
     state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact,
-                             start_on_downbeat=p.mode == "new" and not request.pickup)
+                             start_on_downbeat=p.mode == "new" and not request.pickup,
+                             every_part_every_bar=p.mode == "new" and len(resolved.programs) > 1)
     state.fill_origin[:] = p.fill_origin
     for token in p.prefix.tolist():
         state.advance(np.full(count, token))
