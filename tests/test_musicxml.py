@@ -188,3 +188,16 @@ def test_karaoke_syllables_are_hyphenated_in_musicxml(tmp_path):
     sung = [(lyric.text, lyric.syllabic) for n in singer.flatten().notes for lyric in n.lyrics]
     assert sung[:4] == [("Can", "begin"), ("do", "end"), ("pen", "begin"), ("so", "end")]
     assert {syllabic for _, syllabic in sung} == {"begin", "middle", "end", "single"}
+
+
+def test_notes_on_the_token_grid_keep_their_times(tmp_path):
+    """The tokenizer's grid is 12 per quarter: 32nd-note triplets are written exactly,
+    not snapped to sixteenths (which merged them into chords and added a bar)."""
+    score = Score(480, time_signatures=np.array([(0, 3, 4)], dtype=TIME_SIGNATURE_DTYPE))
+    score.tracks.append(Track("Piano", 0, notes=make_notes(
+        [0, 1320, 1360, 1400, 1440], [1320, 40, 40, 40, 1440], [60, 83, 85, 87, 64])))
+    path = tmp_path / "triplets.musicxml"
+    write_musicxml(score, path)
+    part = music21.converter.parse(path).parts[0]
+    assert len(part.getElementsByClass("Measure")) == 2
+    assert read_back_events(part) == expected_events(score, score.tracks[0])

@@ -28,7 +28,7 @@ from ..atomic import write_bytes
 from ..errors import WriteError
 from ..score import LYRIC_CONTINUES, MODES, Score, Track, key_signature_sharps
 
-_EXACT_DIVISORS = (8, 6)  # 32nds and sixteenth triplets: kept as they are
+_EXACT_DIVISORS = (8, 6, 12)  # 32nds, sixteenth and 32nd triplets (our token grid): kept as they are
 _SNAP_DIVISORS = (4, 3)  # sixteenths and eighth triplets: where performances are snapped
 
 _STEP_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
