@@ -180,11 +180,34 @@ def test_track_infilling_writes_a_new_part_and_keeps_the_others(tiny_model):
 
 
 def test_keep_returns_the_best_distinct_drafts(tiny_model):
+    from tunesmith.sample.sampler import is_degenerate
+
     model, tok = tiny_model
-    drafts = generate(model, tok, GenerationRequest(bars=2, num_samples=6, keep=3, seed=0))
-    assert len(drafts) == 3
-    scores = [d.mean_log_likelihood for d in drafts]
-    assert scores == sorted(scores, reverse=True)
+    every = generate(model, tok, GenerationRequest(bars=4, num_samples=12, seed=0))
+    drafts = generate(model, tok, GenerationRequest(bars=4, num_samples=12, keep=5, seed=0))
+    assert len(drafts) == 5
+    keys = [(is_degenerate(d.generated), -d.mean_log_likelihood) for d in drafts]
+    assert keys == sorted(keys)  # varied drafts first, each group best first
+    varied = [d for d in every if not is_degenerate(d.generated)]
+    assert varied  # else this test checks nothing
+    assert drafts[0].seed == max(varied, key=lambda d: d.mean_log_likelihood).seed
+
+
+def test_loops_are_told_from_tunes_that_repeat_a_section():
+    from tunesmith.sample.sampler import is_degenerate, repeated_bar_share
+    from tunesmith.score import Score, Track, make_notes
+
+    def tune(bar_pitches):  # one bar of four quarter notes per entry
+        onsets = [b * 1920 + i * 480 for b in range(len(bar_pitches)) for i in range(4)]
+        return Score(480, tracks=[Track("Flute", 73, notes=make_notes(
+            onsets, [480] * len(onsets), [p for bar in bar_pitches for p in bar]))])
+
+    a, b, c, d = [60, 62, 64, 65], [67, 65, 64, 62], [64, 65, 67, 69], [72, 71, 69, 67]
+    aabb = tune([a, b, a, b, c, d, c, d])
+    loop = tune([a, b] * 4)
+    assert repeated_bar_share(aabb) == 0.5 and not is_degenerate(aabb)
+    assert repeated_bar_share(loop) == 0.75 and is_degenerate(loop)
+    assert is_degenerate(tune([[60, 60, 62, 60]] * 1 + [[62, 60, 60, 62]]))  # two pitches
 
 
 @pytest.mark.parametrize("request_kwargs, message", [
