@@ -11,5 +11,12 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
     --target /tmp/site .whl/*.whl
 export PYTHONPATH="$PWD/src:/tmp/site"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
-python3 -m pytest -q -p no:cacheprovider tests/test_device_decode.py -k cuda 2>&1 | tail -15
+# the graphs first (quick), then the figures, then the compiled graphs' test (compiling
+# takes a minute or two per request, so it comes last)
+SECONDS=0
+python3 -m pytest -q -p no:cacheprovider tests/test_device_decode.py -k "cuda and not compiled" 2>&1 | tail -15
+echo "graph tests: ${SECONDS}s"
 python3 scripts/bench_sample.py --gpu-only "$@"
+echo "bench: ${SECONDS}s"
+python3 -m pytest -q -p no:cacheprovider tests/test_device_decode.py -k "cuda and compiled" 2>&1 | tail -15
+echo "all: ${SECONDS}s"
