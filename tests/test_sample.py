@@ -414,6 +414,7 @@ def test_cli_lyrics_land_under_their_notes_in_midi_and_musicxml(model_dir, tmp_p
 @pytest.mark.parametrize("programs, extra", [
     (["violin", "cello"], {}),
     (["piano", "acoustic bass"], dict(notes_per_bar=(4, 6), max_polyphony=2)),
+    (["piano", "acoustic bass", "flute"], dict(max_polyphony=2, time_signature="7/8")),
 ])
 def test_every_part_asked_for_plays_in_every_bar(tiny_model, programs, extra):
     model, tok = tiny_model

@@ -384,9 +384,10 @@ class ConstrainedState:
         starts = xp.minimum(g.tables.position_values[None, :], units)
         mask[:, vocab.span(T.POSITION)] &= free_in(starts, units) >= xp.minimum(need, left)[:, None]
         if parts:  # when the onsets left are as few as the silent parts, give them this one
-            silent_here = self.part_notes_in_bar[g.rows, g.slot] == 0
-            onsets_after = free_in(after_onset, units)[:, 0]
-            mask[:, vocab.span(T.PITCH)] &= ~(~silent_here & (onsets_after < self._silent_parts()))[:, None]
+            silent_slots = self.part_notes_in_bar == 0
+            tight = free_in(after_onset, units)[:, 0] < self._silent_parts()
+            mask[:, vocab.span(T.PITCH)] &= ~(tight & ~silent_slots[g.rows, g.slot])[:, None]
+            mask[:, vocab.span(T.TRACK)] &= ~tight[:, None] | silent_slots
         # a meter change (right after Bar) must leave the bar room: notes ringing into
         # a shorter bar may hold too many of its positions
         meter_room = free_before[:, self._static["meter_units"]] - free_before[:, :1]
