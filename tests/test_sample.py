@@ -390,6 +390,8 @@ def test_lyrics_get_one_note_each_in_one_singing_part(tiny_model):
                 assert note["duration"] >= min(quarter, barline - note["onset"])
         # the piece ends in the bar of the last syllable
         assert notes[-1]["onset"] >= bar_starts[-1]
+        changes = np.flatnonzero(np.diff(np.r_[-1, notes["pitch"], -1]) != 0)
+        assert np.diff(changes).max() <= 4  # at most four syllables in a row on one pitch
 
 
 def test_cli_lyrics_land_under_their_notes_in_midi_and_musicxml(model_dir, tmp_path):

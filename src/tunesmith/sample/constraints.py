@@ -33,6 +33,10 @@ RESERVED_NOTES_PER_BAR = 2
 """Notes' worth of tokens kept for each bar still to come, so that a verbose start
 cannot leave the last bars empty (they get one note at least, and what is spared)."""
 
+SAME_PITCH_RUN = 4
+"""Most syllables in a row a lyrics melody sings on one pitch (the model's likeliest
+setting of a long text is otherwise, now and then, every syllable on one note)."""
+
 CLOSING_TOKENS = 96
 """A free-length piece stops beginning bars when this few tokens of its budget are left
 (about two bars of a melody), so it ends at a barline instead of being cut."""
@@ -58,7 +62,7 @@ class ConstrainedState:
 
     FIELDS = ("bars_written", "bar_start", "first_bar_seen", "programs", "note_ends", "ring_next",
               "notes_in_bar", "notes_written", "part_notes_in_bar", "last_pitch_out_of_scale",
-              "fill_origin", "pitch_floor")
+              "fill_origin", "pitch_floor", "last_pitch", "pitch_repeats")
     """The arrays that change as tokens are consumed (besides the grammar's)."""
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
@@ -87,6 +91,8 @@ class ConstrainedState:
         self.last_pitch_out_of_scale = np.zeros(batch_size, dtype=bool)
         self.fill_origin = np.zeros(batch_size, dtype=np.int64)  # where infilled bars start
         self.pitch_floor = np.full(batch_size, -1, dtype=np.int64)  # last pitch at this onset and part
+        self.last_pitch = np.full(batch_size, -1, dtype=np.int64)   # of the piece, any part
+        self.pitch_repeats = np.zeros(batch_size, dtype=np.int64)   # notes in a row on it
         self._static = self._static_masks()
 
     def map_arrays(self, convert) -> "ConstrainedState":
@@ -286,6 +292,9 @@ class ConstrainedState:
         shortest = xp.minimum(self._static["quarter"], units - position)
         held = self._static["duration_values"][None, :] >= shortest[:, None]
         mask[:, vocab.span(T.DURATION)] &= fits & (~phrase_end[:, None] | held)
+        # a sung line moves: at most SAME_PITCH_RUN syllables in a row on one pitch
+        worn = (self.pitch_repeats >= SAME_PITCH_RUN)[:, None]
+        mask[:, vocab.span(T.PITCH)] &= ~(worn & (self._static["pitch_values"][None, :] == self.last_pitch[:, None]))
 
     def _current_program(self):
         return self.programs[self.grammar.rows, self.grammar.slot]
@@ -494,6 +503,9 @@ class ConstrainedState:
         out_of_scale = ~self._static["in_scale_table"][xp.where(pitch, value, 0)]
         self.last_pitch_out_of_scale = xp.where(pitch, out_of_scale, self.last_pitch_out_of_scale)
         self.notes_in_bar = self.notes_in_bar + pitch
+        self.pitch_repeats = xp.where(pitch, xp.where(value == self.last_pitch, self.pitch_repeats + 1, 1),
+                                      self.pitch_repeats)
+        self.last_pitch = xp.where(pitch, value, self.last_pitch)
         this_part = g.tables.track_values[None, :] == g.slot[:, None]
         self.part_notes_in_bar = xp.where(bar[:, None], 0, self.part_notes_in_bar + (pitch[:, None] & this_part))
         if self.generating:
