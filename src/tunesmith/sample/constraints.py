@@ -5,7 +5,11 @@ the header's meter, tempo, key and instruments are forced (so they condition the
 as well as constrain it), then while bars are written: exactly N bars (EOS or FillEnd
 only after the last, and no note may ring past it), no meter/tempo/key changes where
 the header fixed them, pitches in the scale and range (drums exempt), at most P notes
-sounding at once, and a number of notes per bar. Every mask is built with whole-array
+sounding at once, a number of notes per bar, every part asked for in every bar, a new
+piece's first note on the downbeat, one note per syllable of lyrics, and tokens kept
+for the bars still to come. Room for each minimum is planned ahead (one note per free
+grid position), so the masks rarely leave nothing; when they do, the soft limits give
+way in a fixed order (see `allowed`). Every mask is built with whole-array
 operations over (batch, vocab) arrays; nothing loops over the vocabulary or the batch,
 and nothing branches on the data, so the same code runs with numpy on the host and
 with torch inside a CUDA graph (`map_arrays`, as for the grammar).
@@ -198,7 +202,7 @@ class ConstrainedState:
             self._syllables_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
-        required = mask  # structure, bars, key, scale, range: never given up
+        required = mask  # structure, bars, key, scale, range, lyrics: never given up
         limited = xp.asarray(required, copy=True)
         if r.request.max_polyphony is not None:
             self._polyphony_mask(limited)
