@@ -77,6 +77,9 @@ def _drafts(model, tok, request, prompt=None, on_device=False, monkeypatch=None)
     (GenerationRequest(bars=2, num_samples=2, seed=7, prompt="x"), "bach_bwv66.6.mxl"),
     (GenerationRequest(infill_bars="2-3", prompt="x", num_samples=2, seed=9), "bach_bwv66.6.mxl"),
     (GenerationRequest(infill_program="acoustic bass", prompt="x", num_samples=2, seed=11), "bach_bwv66.6.mxl"),
+    (GenerationRequest(bars=3, num_samples=3, seed=13, programs=["0", "32"], notes_per_bar=(3, 9),
+                       max_polyphony=3), None),
+    (GenerationRequest(lyrics="Twin-kle twin-kle lit-tle star, how I won-der", num_samples=2, seed=15), None),
 ])
 def test_device_path_drafts_equal_host_path_drafts(tiny_model, monkeypatch, generation, prompt):
     model, tok = tiny_model
