@@ -431,9 +431,27 @@ def test_every_part_asked_for_plays_in_every_bar(tiny_model, programs, extra):
             assert playing == set(range(len(programs))), tok.names(bar)
 
 
-def test_requests_longer_than_the_context_are_refused_and_free_pieces_end_at_a_barline(tiny_model):
+def test_pieces_longer_than_the_context_are_drafted_window_by_window(tiny_model):
+    from tunesmith.sample.sampler import bars_that_fit
+
     model, tok = tiny_model  # context 1024 tokens
-    with pytest.raises(RequestError, match="do not fit"):
-        generate(model, tok, GenerationRequest(bars=200))
+    request = GenerationRequest(bars=100, key="A minor", programs=["flute", "cello"], seed=8)
+    assert request.bars > bars_that_fit(request, model.config.context_length)
+    drafts = generate(model, tok, request)
+    scale = {9, 11, 0, 2, 4, 5, 7}
+    for draft in drafts:
+        tok.validate(draft.ids)
+        assert len(tok.bar_offsets(draft.ids)) == 100 and draft.ids[-1] == tok.eos_id
+        assert [t.program for t in draft.score.tracks] == [73, 42]
+        for track in draft.score.tracks:
+            assert set((track.notes["pitch"] % 12).tolist()) <= scale
+        starts = draft.score.bar_starts()
+        assert len(starts) == 100  # notes to the last bar: no thinning out
+    again = generate(model, tok, request)
+    assert [d.ids.tolist() for d in again] == [d.ids.tolist() for d in drafts]
+
+
+def test_free_length_pieces_end_at_a_barline_not_at_the_token_cap(tiny_model):
+    model, tok = tiny_model
     for draft in generate(model, tok, GenerationRequest(bars=None, num_samples=6, seed=8)):
         assert draft.ids[-1] == tok.eos_id  # ended by the model or closed in time, never cut

@@ -13,7 +13,7 @@ dropped before the best ``keep`` are returned.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -185,20 +185,19 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
     """Turn a request (and its prompt) into forced tokens and a bar target."""
     request = resolved.request
     bars = request.bars or FREE_MAX_BARS
-    if request.bars is not None and prompt is None:
-        per_bar = max(MIN_TOKENS_PER_BAR, 1 + TOKENS_PER_NOTE * (request.notes_per_bar or (0,))[0])
-        most = (context_length - HEADER_TOKENS) // per_bar
-        if request.bars > most:
-            raise RequestError(f"{request.bars} bars do not fit in the model's {context_length}-token "
-                               f"context (at most {most} bars of this request); draft the rest by "
-                               "continuing a draft with --prompt")
+    if request.bars is not None and prompt is None and request.bars > bars_that_fit(request, context_length):
+        raise RequestError(f"{request.bars} bars do not fit in the model's {context_length}-token "
+                           f"context at once (at most {bars_that_fit(request, context_length)}); "
+                           "generate() drafts such pieces window by window")
     if request.notes_per_bar and resolved.meter:
         units = int(tok.vocab.meter_units[meter_index(tok.vocab, *resolved.meter)])
         if request.notes_per_bar[0] > units:
             raise RequestError(f"{request.notes_per_bar[0]} notes per bar do not fit in a bar of "
                                f"{resolved.meter[0]}/{resolved.meter[1]} ({units} grid positions, "
                                "one note each)")
-    reserve = bars * 8 + 16  # room to write, in tokens, before the context is full
+    # room to write, in tokens, before the context is full: about 32 a bar where the
+    # context allows (a long prompt is then read from its last bars), 8 at the least
+    reserve = max(bars * 8 + 16, min(bars * 32, context_length // 2))
     if prompt is None:
         if resolved.syllables:  # the lyrics set the length
             return _Plan(prefix=np.array([tok.bos_id]), target_bars=FREE_MAX_BARS,
@@ -240,6 +239,13 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
         window = np.concatenate([tok.header_at(body, keep_from), body[keep_from:]])
         return _Plan(prefix=window, target_bars=bars, original=body, mode="continue", prompt=prompt)
     return _Plan(prefix=body, target_bars=bars, original=body, mode="continue", prompt=prompt)
+
+
+def bars_that_fit(request: GenerationRequest, context_length: int) -> int:
+    """Most bars of this request one pass of the model can write: each bar gets
+    `MIN_TOKENS_PER_BAR` at least (more with a minimum of notes per bar)."""
+    per_bar = max(MIN_TOKENS_PER_BAR, 1 + TOKENS_PER_NOTE * (request.notes_per_bar or (0,))[0])
+    return max(1, (context_length - HEADER_TOKENS) // per_bar)
 
 
 def _assemble(tok: Tokenizer, p: _Plan, generated: list[int]) -> np.ndarray:
@@ -350,7 +356,11 @@ def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Sc
     """
     resolved = resolve(request)
     model.eval()
-    p = plan(tokenizer, resolved, prompt, model.config.context_length)
+    context = model.config.context_length
+    longer = request.bars is not None and not (request.infill_bars or request.infill_program)
+    if longer and request.bars > (bars_that_fit(request, context) if prompt is None else WINDOW_BARS):
+        return _generate_in_windows(model, tokenizer, request, prompt, progress, compile)
+    p = plan(tokenizer, resolved, prompt, context)
     drafts = []
     for start in range(0, request.num_samples, MAX_BATCH):
         count = min(MAX_BATCH, request.num_samples - start)
@@ -359,6 +369,57 @@ def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Sc
         if progress:
             progress(len(drafts))
     return rank(drafts, request.keep)
+
+
+WINDOW_BARS = 16
+"""Bars drafted per pass when a piece is longer than the model can write at once."""
+
+WINDOW_SEED_STRIDE = 1_000_003
+"""Window k of the draft with seed S draws with seed S + k * this (a fixed, distinct seed)."""
+
+
+def _generate_in_windows(model, tok: Tokenizer, request: GenerationRequest, prompt: Score | None,
+                         progress, compile) -> list[Draft]:
+    """A piece longer than the model's context: drafted `WINDOW_BARS` at a time, each
+    window continuing the piece so far (the model reads as many of its last bars as fit),
+    under the same request. The piece's bars, its parts and every constraint are those of
+    one pass; the log-likelihood is over all the tokens written."""
+    window = min(WINDOW_BARS, request.bars)
+    first = replace(request, bars=window, keep=None)
+    drafts = generate(model, tok, first, prompt=prompt, compile=compile)
+    finished = []
+    for draft in drafts:
+        written, log_likelihood, tokens = window, draft.mean_log_likelihood * draft.tokens_generated, \
+            draft.tokens_generated
+        new_from = min((int(t.notes["onset"].min()) for t in draft.generated.tracks if len(t.notes)),
+                       default=0)
+        part = 1
+        while written < request.bars:
+            bars = min(WINDOW_BARS, request.bars - written)
+            more = replace(request, bars=bars, num_samples=1, keep=None, prompt=request.prompt or "draft",
+                           seed=draft.seed + part * WINDOW_SEED_STRIDE)
+            following = generate(model, tok, more, prompt=draft.score, compile=compile)[0]
+            log_likelihood += following.mean_log_likelihood * following.tokens_generated
+            tokens += following.tokens_generated
+            draft = Draft(index=draft.index, seed=draft.seed, ids=following.ids, score=following.score,
+                          generated=following.score, mean_log_likelihood=0.0, tokens_generated=0)
+            written += bars
+            part += 1
+        generated = draft.score if prompt is None else _notes_from(draft.score, new_from)
+        finished.append(Draft(index=draft.index, seed=draft.seed, ids=draft.ids, score=draft.score,
+                              generated=generated, mean_log_likelihood=log_likelihood / max(tokens, 1),
+                              tokens_generated=tokens))
+        if progress:
+            progress(len(finished))
+    return rank(finished, request.keep)
+
+
+def _notes_from(score: Score, tick: int) -> Score:
+    """A copy of ``score`` holding only the notes that start at ``tick`` or later."""
+    copy = score.copy()
+    for track in copy.tracks:
+        track.notes = track.notes[track.notes["onset"] >= tick]
+    return copy
 
 
 def _decode_on_device(device: torch.device) -> bool:
@@ -375,7 +436,7 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     exact = (request.bars is not None and not p.syllables) or p.mode in ("infill_bars", "infill_track")
     state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact,
                              start_on_downbeat=p.mode == "new" and not request.pickup,
-                             every_part_every_bar=p.mode == "new" and len(resolved.programs) > 1)
+                             every_part_every_bar=p.mode in ("new", "continue") and len(resolved.programs) > 1)
     state.fill_origin[:] = p.fill_origin
     for token in p.prefix.tolist():
         state.advance(np.full(count, token))
