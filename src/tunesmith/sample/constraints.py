@@ -207,16 +207,16 @@ class ConstrainedState:
         if r.request.max_polyphony is not None:
             self._polyphony_mask(limited)
         mask = xp.asarray(limited, copy=True)
+        silent = self._silent_parts() if self.every_part_every_bar else None
         if r.request.notes_per_bar is not None:
-            self._density_mask(mask)
-        if self.every_part_every_bar:
-            self._parts_mask(mask)
+            self._density_mask(mask, silent)
+        if silent is not None:
+            self._parts_mask(mask, silent)
         low = r.request.notes_per_bar[0] if r.request.notes_per_bar is not None else 0
-        parts = len(r.programs) if self.every_part_every_bar else 0
-        if max(low, parts) > 0:
-            self._room_for_minimum(mask, low, parts)
+        if low > 0 or silent is not None:
+            self._room_for_minimum(mask, low, silent)
         if tokens_left is not None:
-            self._budget_mask(mask, tokens_left)
+            self._budget_mask(mask, tokens_left, silent)
         # never a dead end: where the limits leave nothing, give up the density and the
         # budget first, then the polyphony limit (and, where even what is required is
         # empty, which no test has seen, keep the grammar alone)
@@ -347,7 +347,7 @@ class ConstrainedState:
         mask[:, vocab.span(T.PITCH)] &= ~(full & at_onset)[:, None]
         mask[:, vocab.span(T.TRACK)] &= ~(full & (g.phase == P_INT.DURATION))[:, None]
 
-    def _density_mask(self, mask):
+    def _density_mask(self, mask, silent):
         low, high = self.resolved.request.notes_per_bar
         vocab, g = self.vocab, self.grammar
         full = self.notes_in_bar >= high
@@ -356,13 +356,13 @@ class ConstrainedState:
         sparse = (self.notes_in_bar < low) & (g.bars >= 1)
         for kind in (T.BAR, T.EOS, T.FILL_END):
             mask[:, vocab.id(kind)] &= ~sparse
-        if self.every_part_every_bar:  # the last notes the maximum allows go to silent parts
-            reserved = self.notes_in_bar + self._silent_parts() >= high
+        if silent is not None:  # the last notes the maximum allows go to silent parts
+            reserved = self.notes_in_bar + silent >= high
             silent_slot = self.part_notes_in_bar == 0
             mask[:, vocab.span(T.PITCH)] &= ~(reserved & ~silent_slot[g.rows, g.slot])[:, None]
             mask[:, vocab.span(T.TRACK)] &= ~reserved[:, None] | silent_slot
 
-    def _room_for_minimum(self, mask, low, parts):
+    def _room_for_minimum(self, mask, low, silent):
         """Keep room for each bar's minimum of notes, planning on one note per *free*
         grid position (one where fewer notes sound than the polyphony limit; every
         position without a limit). A Position may not skip so far that too few free
@@ -370,16 +370,17 @@ class ConstrainedState:
         voice over so many positions that this bar, or a later bar still to be written,
         falls short. Where a bar already has less room than its minimum (a prompt's
         notes fill it), no more than that room is asked for. ``low``: notes per bar;
-        ``parts``: parts that must each play in every bar (a note for each)."""
+        ``silent``: per row, the parts that must still play in this bar (None: no such
+        rule), each needing a note."""
         g, vocab, xp = self.grammar, self.vocab, self.xp
         limit = self.resolved.request.max_polyphony
         window = self._static["window"]           # grid units from this bar's start
         units = g.bar_units[:, None]
         rows = g.rows[:, None]
         need = _clamp(xp, low - self.notes_in_bar, 0)
-        if parts:
-            need = xp.maximum(need, self._silent_parts())
-        low = max(low, parts)
+        if silent is not None:
+            need = xp.maximum(need, silent)
+            low = max(low, len(self.resolved.programs))
         if limit is None:
             free = xp.ones((self.batch_size, window.shape[0]), dtype=xp.int64, device=device(window))
         else:
@@ -396,9 +397,9 @@ class ConstrainedState:
         left = free_in(after_onset - xp.astype(unused, xp.int64)[:, None], units)[:, 0]
         starts = xp.minimum(g.tables.position_values[None, :], units)
         mask[:, vocab.span(T.POSITION)] &= free_in(starts, units) >= xp.minimum(need, left)[:, None]
-        if parts:  # when the onsets left are as few as the silent parts, give them this one
+        if silent is not None:  # when the onsets left are as few as the silent parts, give them this one
             silent_slots = self.part_notes_in_bar == 0
-            tight = free_in(after_onset, units)[:, 0] < self._silent_parts()
+            tight = free_in(after_onset, units)[:, 0] < silent
             mask[:, vocab.span(T.PITCH)] &= ~(tight & ~silent_slots[g.rows, g.slot])[:, None]
             mask[:, vocab.span(T.TRACK)] &= ~tight[:, None] | silent_slots
         # a meter change (right after Bar) must leave the bar room: notes ringing into
@@ -431,13 +432,12 @@ class ConstrainedState:
         silent = declared & (self.part_notes_in_bar == 0)
         return self.xp.sum(self.xp.astype(silent, self.xp.int64), axis=1) * (g.bars >= 1)
 
-    def _parts_mask(self, mask):
+    def _parts_mask(self, mask, silent):
         """Every part asked for plays in every bar: no bar ends while one is silent."""
-        silent = self._silent_parts() > 0
         for kind in (T.BAR, T.EOS, T.FILL_END):
-            mask[:, self.vocab.id(kind)] &= ~silent
+            mask[:, self.vocab.id(kind)] &= ~(silent > 0)
 
-    def _budget_mask(self, mask, tokens_left):
+    def _budget_mask(self, mask, tokens_left, silent):
         """Keep the tokens the bars still to come need. Each bar not yet begun takes a
         Bar token and, with a minimum of notes per bar, ``TOKENS_PER_NOTE`` tokens per
         note; when the budget comes down to that reserve, notes are written only where a
@@ -447,12 +447,12 @@ class ConstrainedState:
         vocab, g, xp = self.vocab, self.grammar, self.xp
         low = self.resolved.request.notes_per_bar[0] if self.resolved.request.notes_per_bar else 0
         low = max(low, 1)  # a bar of the piece holds a note at least
-        parts = len(self.resolved.programs) if self.every_part_every_bar else 1
-        low = max(low, parts)
+        if silent is not None:
+            low = max(low, len(self.resolved.programs))
         bars_left = _clamp(xp, self.min_bars - self.bars_written, 0)
         need_now = _clamp(xp, low - self.notes_in_bar, 0) * (g.bars >= 1)
-        if self.every_part_every_bar:
-            need_now = xp.maximum(need_now, self._silent_parts())
+        if silent is not None:
+            need_now = xp.maximum(need_now, silent)
         per_bar = 1 + TOKENS_PER_NOTE * max(low, RESERVED_NOTES_PER_BAR)
         reserve = bars_left * per_bar + TOKENS_PER_NOTE * need_now + 4
         crunch = tokens_left <= reserve

@@ -35,6 +35,9 @@ class DeviceDecoder:
                  request: GenerationRequest, seeds: torch.Tensor, budget: int, finished_id: int,
                  steps_per_graph: int = 16, compile_backend: str | None = None):
         device = logits.device
+        from .sampler import choose  # sampler imports this module
+
+        self.choose = choose
         self.model, self.cache, self.request, self.seeds = model, cache, request, seeds
         self.budget, self.finished_id = budget, finished_id
         self.steps_per_graph = steps_per_graph
@@ -65,8 +68,7 @@ class DeviceDecoder:
 
     def _one_step(self) -> None:
         """One token per row: the whole of a decoding step, on the device."""
-        from .sampler import choose  # sampler imports this module
-
+        choose = self.choose
         mask = self.state.allowed(tokens_left=self.budget - self.step)
         mask = torch.where(self.done[:, None], self.pad_only, mask)
         recent = None

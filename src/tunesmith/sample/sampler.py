@@ -185,10 +185,6 @@ def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, contex
     """Turn a request (and its prompt) into forced tokens and a bar target."""
     request = resolved.request
     bars = request.bars or FREE_MAX_BARS
-    if request.bars is not None and prompt is None and request.bars > bars_that_fit(request, context_length):
-        raise RequestError(f"{request.bars} bars do not fit in the model's {context_length}-token "
-                           f"context at once (at most {bars_that_fit(request, context_length)}); "
-                           "generate() drafts such pieces window by window")
     if request.notes_per_bar and resolved.meter:
         units = int(tok.vocab.meter_units[meter_index(tok.vocab, *resolved.meter)])
         if request.notes_per_bar[0] > units:
@@ -389,25 +385,21 @@ def _generate_in_windows(model, tok: Tokenizer, request: GenerationRequest, prom
     drafts = generate(model, tok, first, prompt=prompt, compile=compile)
     finished = []
     for draft in drafts:
-        written, log_likelihood, tokens = window, draft.mean_log_likelihood * draft.tokens_generated, \
-            draft.tokens_generated
+        score, ids = draft.score, draft.ids
+        log_likelihood, tokens = draft.mean_log_likelihood * draft.tokens_generated, draft.tokens_generated
         new_from = min((int(t.notes["onset"].min()) for t in draft.generated.tracks if len(t.notes)),
                        default=0)
-        part = 1
-        while written < request.bars:
-            bars = min(WINDOW_BARS, request.bars - written)
-            more = replace(request, bars=bars, num_samples=1, keep=None, prompt=request.prompt or "draft",
+        for part, written in enumerate(range(window, request.bars, WINDOW_BARS), start=1):
+            more = replace(request, bars=min(WINDOW_BARS, request.bars - written), num_samples=1,
+                           keep=None, prompt=request.prompt or "draft",
                            seed=draft.seed + part * WINDOW_SEED_STRIDE)
-            following = generate(model, tok, more, prompt=draft.score, compile=compile)[0]
+            following = generate(model, tok, more, prompt=score, compile=compile)[0]
+            score, ids = following.score, following.ids
             log_likelihood += following.mean_log_likelihood * following.tokens_generated
             tokens += following.tokens_generated
-            draft = Draft(index=draft.index, seed=draft.seed, ids=following.ids, score=following.score,
-                          generated=following.score, mean_log_likelihood=0.0, tokens_generated=0)
-            written += bars
-            part += 1
-        generated = draft.score if prompt is None else _notes_from(draft.score, new_from)
-        finished.append(Draft(index=draft.index, seed=draft.seed, ids=draft.ids, score=draft.score,
-                              generated=generated, mean_log_likelihood=log_likelihood / max(tokens, 1),
+        finished.append(Draft(index=draft.index, seed=draft.seed, ids=ids, score=score,
+                              generated=score if prompt is None else _notes_from(score, new_from),
+                              mean_log_likelihood=log_likelihood / max(tokens, 1),
                               tokens_generated=tokens))
         if progress:
             progress(len(finished))

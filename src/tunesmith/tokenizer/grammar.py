@@ -123,10 +123,6 @@ class Grammar:
         )
         """Every lookup table the state reads, as arrays a state can carry to a device."""
 
-    @property
-    def position_values(self) -> np.ndarray:
-        return self.tables.position_values
-
     def start(self, batch_size: int = 1) -> "GrammarState":
         return GrammarState(self, batch_size)
 
