@@ -22,8 +22,8 @@ def __getattr__(name):
         from . import tokenizer
 
         return getattr(tokenizer, name)
-    if name == "render":
-        from .render import render
+    if name == "render":  # the package, callable as `render.render` (one object always)
+        import importlib
 
-        return render
+        return importlib.import_module(".render", __name__)  # (`from . import` recurses here)
     raise AttributeError(name)

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Iterable
 
@@ -181,3 +183,16 @@ def render_audio(score: Score, *, soundfont: str | os.PathLike | None = None,
     for audio in [mix] + parts:
         audio *= gain
     return [mix] + parts
+
+
+class _CallableModule(types.ModuleType):
+    """``tunesmith.render`` is this package, and calling it calls `render`: Python sets
+    a package's name on its parent when it is imported, so a function of the same name
+    would be replaced by the module the first time ``tunesmith.render.audio`` (or the
+    package) is imported. A callable module is the same object every time."""
+
+    def __call__(self, *args, **kwargs):
+        return render(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
