@@ -1,0 +1,9 @@
+"""Harmony: chord symbols (parse, print, tone sets) and chord recognition.
+
+``symbols`` owns every chord spelling; ``recognise`` names the chords of a Score.
+"""
+from .symbols import (NO_CHORD, QUALITIES, QUALITY_INTERVALS, Chord, harte_tones,
+                      parse_chord, parse_harte, parse_progression)
+
+__all__ = ["Chord", "NO_CHORD", "QUALITIES", "QUALITY_INTERVALS", "harte_tones",
+           "parse_chord", "parse_harte", "parse_progression"]
