@@ -38,3 +38,38 @@ tunesmith.render(score, "mid", r"{tmp_path}", stem="a")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "a.mid").is_file()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Em", "E minor"), ("F#m", "F# minor"), ("Bbm", "Bb minor"), ("C", "C major"),
+    ("Cmaj", "C major"), ("E minor", "E minor"), ("e minor", "E minor"), ("e", "E minor"),
+    ("D dorian", "D dorian"), ("Bb", "Bb major"), ("E flat major", "Eb major"),
+    ("F sharp minor", "F# minor"), ("Dmix", "D mixolydian"), ("Ador", "A dorian"),
+    ("A aeolian", "A minor"), ("Ebmaj", "Eb major"), ("D-dorian", "D dorian"),
+])
+def test_key_forms_musicians_write(text, expected):
+    from tunesmith.score import key_name, parse_key
+
+    assert key_name(*parse_key(text)) == expected
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Cm7", "'m7' is not a mode"), ("H minor", "use a tonic and a mode"),
+    ("minor", "has no tonic"), ("E blues", "'blues' is not a mode"), ("", "unknown key"),
+])
+def test_bad_keys_are_one_line_request_errors(text, reason):
+    from tunesmith.errors import RequestError
+    from tunesmith.score import parse_key
+
+    with pytest.raises(RequestError, match=reason):
+        parse_key(text)
+
+
+def test_a_mode_added_to_the_table_is_parsed(monkeypatch):
+    """The parser reads its modes from `MODES`, so the harmony work's new modes need no
+    parser change."""
+    import tunesmith.score as score
+
+    monkeypatch.setattr(score, "MODES", score.MODES + ("harmonic minor",))
+    assert score.parse_key("E harmonic minor") == (4, len(score.MODES) - 1)
+    assert score.parse_key("E harm") == (4, len(score.MODES) - 1)

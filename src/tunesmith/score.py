@@ -19,6 +19,7 @@ that a corpus of millions of notes stays cheap to hold and to transform::
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -94,33 +95,61 @@ def key_signature_sharps(tonic: int, mode: int) -> int:
     return sharps - 12 if sharps > 6 else sharps  # prefer F (-1) .. B (5), Gb (-6) over F#
 
 
-def parse_key(text: str) -> tuple[int, int]:
-    """Parse a key name such as ``"D dorian"``, ``"F# minor"``, ``"Bb"`` or ``"c"``.
+MODE_ALIASES = {"m": "minor", "min": "minor", "maj": "major", "ionian": "major",
+                "aeolian": "minor"}
+"""Other names musicians write for a mode (``Em``, ``Cmaj``, ``A aeolian``). Every name in
+``MODES`` is accepted as well, multi-word ones included, and so is any prefix of three
+letters or more that names one mode (ABC's ``Dmix``, ``Ador``)."""
 
-    Returns ``(tonic_pitch_class, mode_index)``. A bare lower-case letter means minor,
-    as in music21 and ABC. Raises ``ValueError`` with the accepted forms otherwise.
+_KEY_RE = re.compile(r"^([A-Ga-g])(##|#|bb|b|[sf](?=\s|$))?(?:\s*(sharp|flat)\b)?\s*(.*)$",
+                     re.IGNORECASE)
+
+
+def parse_key(text: str) -> tuple[int, int]:
+    """Parse a key as musicians write it: ``"D dorian"``, ``"F# minor"``, ``"e minor"``,
+    ``"Em"``, ``"Bbm"``, ``"Cmaj"``, ``"Bb"``, ``"E flat major"``, ``"Dmix"``.
+
+    Returns ``(tonic_pitch_class, mode_index)``. A tonic alone is major, or minor when
+    written in lower case (``"c"``, as in music21 and ABC). Mode names come from ``MODES``
+    and ``MODE_ALIASES``, so a mode added there is parsed too. Raises ``RequestError``
+    with the accepted forms otherwise.
     """
     from .errors import RequestError
 
-    parts = text.strip().replace("-", " ").split()
-    if len(parts) == 1 and parts[0].lower() in MODES + ("ionian", "aeolian"):
-        raise RequestError(f"key {text!r} has no tonic: give one, e.g. 'D {parts[0].lower()}'")
-    if not parts or not parts[0] or parts[0][0].upper() not in "CDEFGAB":
-        raise RequestError(f"unknown key {text!r}: use a tonic and a mode, e.g. 'D dorian'")
-    name = parts[0]
-    base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[name[0].upper()]
-    accidental = name[1:].replace("♯", "#").replace("♭", "b")
-    if accidental not in ("", "#", "b", "##", "bb", "s", "f"):
-        raise RequestError(f"unknown key {text!r}: bad accidental {accidental!r}")
-    base += {"": 0, "#": 1, "s": 1, "##": 2, "b": -1, "f": -1, "bb": -2}[accidental]
-    if len(parts) == 1:
-        mode = "minor" if name[0].islower() else "major"
+    clean = " ".join(text.replace("♯", "#").replace("♭", "b").replace("-", " ").split())
+    if clean.lower() in MODES + tuple(MODE_ALIASES):
+        raise RequestError(f"key {text!r} has no tonic: give one, e.g. 'D {clean.lower()}'")
+    match = _KEY_RE.match(clean)
+    if not match:
+        raise RequestError(f"unknown key {text!r}: use a tonic and a mode, e.g. 'D dorian' or 'Em'")
+    letter, accidental, word, rest = match.groups()
+    tonic = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
+    tonic += {None: 0, "#": 1, "s": 1, "##": 2, "b": -1, "f": -1, "bb": -2}[
+        (accidental or "").lower() or None]
+    tonic += {None: 0, "sharp": 1, "flat": -1}[word.lower() if word else None]
+    if not rest:
+        mode = "minor" if letter.islower() else "major"
     else:
-        mode = {"maj": "major", "min": "minor", "m": "minor", "aeolian": "minor",
-                "ionian": "major"}.get(parts[1].lower(), parts[1].lower())
-    if mode not in MODES or len(parts) > 2:
-        raise RequestError(f"unknown key {text!r}: modes are {', '.join(MODES)}")
-    return base % 12, MODES.index(mode)
+        mode = _mode_name(rest.lower())
+        if mode is None:
+            raise RequestError(f"unknown key {text!r}: {rest!r} is not a mode; modes are "
+                               f"{', '.join(MODES)} (or m, min, maj)")
+    return tonic % 12, MODES.index(mode)
+
+
+def _mode_name(text: str) -> str | None:
+    """The ``MODES`` entry that ``text`` names (a name, an alias or a unique prefix of at
+    least three letters), else None."""
+    if text in MODES:
+        return text
+    if text in MODE_ALIASES:
+        return MODE_ALIASES[text]
+    if len(text) >= 3:
+        found = {m for m in MODES if m.startswith(text)}
+        found |= {m for a, m in MODE_ALIASES.items() if a.startswith(text)}
+        if len(found) == 1:
+            return found.pop()
+    return None
 
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
