@@ -37,6 +37,10 @@ TIME_SIGNATURE_DTYPE = np.dtype([("tick", "i8"), ("numerator", "i2"), ("denomina
 KEY_DTYPE = np.dtype([("tick", "i8"), ("tonic", "i2"), ("mode", "i2")])
 """Key changes: tonic pitch class (0 = C) and an index into ``MODES``."""
 
+CHORD_DTYPE = np.dtype([("tick", "i8"), ("root", "i2"), ("quality", "i2"), ("bass", "i2")])
+"""Chord changes: from ``tick`` on, root and bass pitch classes (0 = C) and an index into
+``tunesmith.harmony.QUALITIES``; root, quality and bass -1 mean no chord (N.C.)."""
+
 MODES = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
 """Mode names; a key's ``mode`` field indexes this tuple."""
 
@@ -232,8 +236,11 @@ class Score:
     key_signatures: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=KEY_DTYPE))
     markers: list[Marker] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    chords: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=CHORD_DTYPE))
+    """Chord symbols (``CHORD_DTYPE``), from the file or a request; sorted by tick."""
 
     def __post_init__(self) -> None:
+        self.chords = as_table(self.chords, CHORD_DTYPE)
         self.tempos = as_table(self.tempos, TEMPO_DTYPE)
         self.time_signatures = as_table(self.time_signatures, TIME_SIGNATURE_DTYPE)
         self.key_signatures = as_table(self.key_signatures, KEY_DTYPE)
@@ -339,7 +346,7 @@ class Score:
             track.notes["duration"] = np.maximum(1, scale(track.notes["duration"]))
             for lyric in track.lyrics:
                 lyric.tick = int(scale(lyric.tick))
-        for table in (out.tempos, out.time_signatures, out.key_signatures):
+        for table in (out.tempos, out.time_signatures, out.key_signatures, out.chords):
             table["tick"] = scale(table["tick"])
         for marker in out.markers:
             marker.tick = int(scale(marker.tick))
