@@ -26,6 +26,7 @@ from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import meter_index, tempo_bin
 from ..tokenizer.grammar import FILL_INT, P_INT, T_INT
 from .request import ResolvedRequest, playable_pitches
+from .rules import RuleContext, build_rules
 
 _RING = 128  # note ends remembered per row for the polyphony limit
 
@@ -71,7 +72,7 @@ class ConstrainedState:
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
                  target_bars: int, exact: bool = True, start_on_downbeat: bool = False,
-                 every_part_every_bar: bool = False):
+                 every_part_every_bar: bool = False, mode: str = "new"):
         self.tok = tokenizer
         self.vocab = tokenizer.vocab
         self.resolved = resolved
@@ -98,6 +99,7 @@ class ConstrainedState:
         self.last_pitch = np.full(batch_size, -1, dtype=np.int64)   # of the piece, any part
         self.pitch_repeats = np.zeros(batch_size, dtype=np.int64)   # notes in a row on it
         self._static = self._static_masks()
+        self.rules = build_rules(RuleContext(tokenizer, resolved, batch_size, target_bars, mode))
 
     def map_arrays(self, convert) -> "ConstrainedState":
         """A copy whose arrays (grammar, request masks and state) are ``convert(array)``."""
@@ -105,13 +107,15 @@ class ConstrainedState:
         moved.grammar = self.grammar.map_arrays(convert)
         moved.xp = moved.grammar.xp
         moved._static = {name: convert(mask) for name, mask in self._static.items()}
+        moved.rules = [rule.map_arrays(convert) for rule in self.rules]
         for name in self.FIELDS:
             setattr(moved, name, convert(getattr(self, name)))
         return moved
 
     def fields(self) -> list[tuple[object, str]]:
         """(owner, attribute) of every array that changes as tokens are consumed."""
-        return [(self, name) for name in self.FIELDS] + [(self.grammar, name) for name in self.grammar.FIELDS]
+        return ([(self, name) for name in self.FIELDS] + [(self.grammar, name) for name in self.grammar.FIELDS]
+                + [(rule, name) for rule in self.rules for name in rule.FIELDS])
 
     # --- precomputed per-request masks ----------------------------------------------------
     def _static_masks(self) -> dict[str, np.ndarray]:
@@ -202,6 +206,9 @@ class ConstrainedState:
             self._syllables_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
+        for rule in self.rules:
+            if not rule.soft:
+                rule.apply(self, mask)
         required = mask  # structure, bars, key, scale, range, lyrics: never given up
         limited = xp.asarray(required, copy=True)
         if r.request.max_polyphony is not None:
@@ -217,6 +224,9 @@ class ConstrainedState:
             self._room_for_minimum(mask, low, silent)
         if tokens_left is not None:
             self._budget_mask(mask, tokens_left, silent)
+        for rule in self.rules:
+            if rule.soft:
+                rule.apply(self, mask)
         # never a dead end: where the limits leave nothing, give up the density and the
         # budget first, then the polyphony limit (and, where even what is required is
         # empty, which no test has seen, keep the grammar alone)
@@ -527,3 +537,5 @@ class ConstrainedState:
         self.bar_start = xp.where(restart, self.fill_origin, self.bar_start)
         self.note_ends = xp.where(restart[:, None], -1, self.note_ends)
         self.bars_written = xp.where(restart, 0, self.bars_written)
+        for rule in self.rules:
+            rule.advance(self, kind, value)

@@ -428,7 +428,8 @@ def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, 
     exact = (request.bars is not None and not p.syllables) or p.mode in ("infill_bars", "infill_track")
     state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact,
                              start_on_downbeat=p.mode == "new" and not request.pickup,
-                             every_part_every_bar=p.mode in ("new", "continue") and len(resolved.programs) > 1)
+                             every_part_every_bar=p.mode in ("new", "continue") and len(resolved.programs) > 1,
+                             mode=p.mode)
     state.fill_origin[:] = p.fill_origin
     for token in p.prefix.tolist():
         state.advance(np.full(count, token))
