@@ -1,0 +1,204 @@
+"""Drafting for the studio: one model per server process, one worker thread, a queue.
+
+Jobs run one at a time (the model is loaded once, ~1 s, and drafting already uses the
+cores it is given), each writing only into its own folder, so two tabs drafting at once
+queue rather than collide. A job calls exactly what `tunesmith generate` calls
+(`generate`, `rank`, `check_originality`, `write_draft`); it is split into batches of
+`CHUNK` drafts so that Cancel and progress act between batches.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import RequestError, TunesmithError
+from ..sample import GenerationRequest, resolve
+from .roll import roll_json
+from .workdir import Workdir, now
+
+log = logging.getLogger("tunesmith.studio")
+
+CHUNK = 8
+"""Drafts per `generate` call: Cancel and progress act between chunks (4 drafts of 8 bars
+take about a second on two CPU cores)."""
+
+MAX_DRAFTS = 256
+"""Most drafts one job may ask for (the CLI has no such limit; a page should answer)."""
+
+ACTIVE = ("queued", "running")
+
+
+class Cancelled(Exception):
+    """Raised inside a job when its Cancel flag is seen."""
+
+
+class Engine:
+    """Holds the model and runs drafting jobs in a worker thread."""
+
+    def __init__(self, workdir: Workdir, model_dir: str | None = None, device: str = "cpu"):
+        self.workdir = workdir
+        self.model_dir = model_dir
+        self.device = device
+        self.model = self.tokenizer = self.info = self.index = None
+        self.load_error: str | None = None
+        self._ready = threading.Event()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._live: dict[str, dict] = {}   # job id -> record, while queued or running
+        self._cancel: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        for record in workdir.all("jobs"):  # a job a crash or restart cut short
+            if record.get("status") in ACTIVE:
+                record.update(status="interrupted", error="the studio stopped while drafting")
+                workdir.save("jobs", record)
+
+    # --- model -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the model and serve the queue, in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="studio-drafting", daemon=True)
+            self._thread.start()
+
+    def _load(self) -> None:
+        import torch
+
+        from ..drafts import load_index, load_model
+
+        if self.device == "cpu":  # as the CLI: beyond two threads a step only waits
+            torch.set_num_threads(min(2, torch.get_num_threads()))
+        self.model, self.tokenizer, self.info = load_model(self.model_dir, self.device)
+        self.index = load_index(None, self.info)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def model_name(self) -> str | None:
+        return self.info.name if self.info else None
+
+    # --- jobs --------------------------------------------------------------------------
+    def submit(self, action: str, request: GenerationRequest, checks: dict,
+               piece: str | None = None, base_version: int | None = None) -> dict:
+        """Check the request (the CLI's `resolve`), record the job, queue it."""
+        resolve(request)
+        if request.num_samples > MAX_DRAFTS:
+            raise RequestError(f"at most {MAX_DRAFTS} drafts at once in the studio")
+        if self.load_error:
+            raise RequestError(f"the model could not be loaded: {self.load_error}")
+        record = {"action": action, "piece": piece, "base_version": base_version,
+                  "request": request.to_dict(), "checks": checks, "status": "queued",
+                  "done": 0, "total": request.num_samples, "drafts": [], "error": None,
+                  "created": now()}
+        record = self.workdir.create("jobs", record)
+        with self._lock:
+            self._live[record["id"]] = record
+        self._queue.put(record["id"])
+        return dict(record)
+
+    def job(self, job_id: str) -> dict:
+        """A job's record (live while it runs, else from disk)."""
+        with self._lock:
+            live = self._live.get(job_id)
+            if live is not None:
+                return {**live, "drafts": list(live["drafts"])}
+        return self.workdir.load("jobs", job_id)
+
+    def cancel(self, job_id: str) -> dict:
+        record = self.job(job_id)
+        if record["status"] in ACTIVE:
+            with self._lock:
+                self._cancel.add(job_id)
+        return self.job(job_id)
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except TunesmithError as exc:
+            self.load_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - reported on the page, not a dead thread
+            log.exception("loading the model failed")
+            self.load_error = f"{type(exc).__name__}: {exc}"
+        self._ready.set()
+        while True:
+            job_id = self._queue.get()
+            with self._lock:
+                record = self._live[job_id]
+            try:
+                self._draft(record)
+                record["status"] = "done"
+            except Cancelled:
+                record["status"] = "cancelled"
+            except TunesmithError as exc:
+                record.update(status="failed", error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - one bad job must not stop the studio
+                log.exception("job %s failed", job_id)
+                record.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}")
+            record["finished"] = now()
+            self.workdir.save("jobs", record)
+            with self._lock:
+                self._live.pop(job_id, None)
+                self._cancel.discard(job_id)
+
+    def _check_cancel(self, record: dict) -> None:
+        with self._lock:
+            if record["id"] in self._cancel:
+                raise Cancelled()
+
+    def _draft(self, record: dict) -> None:
+        from ..evaluate.originality import check_originality
+        from ..sample import generate, rank
+
+        self._check_cancel(record)
+        if self.load_error:
+            raise RequestError(f"the model could not be loaded: {self.load_error}")
+        record.update(status="running", started=now())
+        self.workdir.save("jobs", record)
+        started = time.perf_counter()
+        request = GenerationRequest.from_dict(record["request"])
+        prompt = None
+        if request.prompt:
+            from ..io import read
+
+            prompt = read(request.prompt)
+        folder = self.workdir.folder("jobs", record["id"])
+        keep_all = request.keep is None
+        drafts = []
+        for start in range(0, request.num_samples, CHUNK):
+            self._check_cancel(record)
+            part = replace(request, seed=request.seed + start, keep=None,
+                           num_samples=min(CHUNK, request.num_samples - start))
+            chunk = generate(self.model, self.tokenizer, part, prompt=prompt,
+                             progress=lambda done, s=start: self._progress(record, s + done))
+            if keep_all:  # shown as they come
+                self._write(record, chunk, request, folder, check_originality)
+            else:
+                drafts += chunk
+            record["done"] = start + len(chunk)
+        if not keep_all:
+            self._write(record, rank(drafts, request.keep), request, folder, check_originality)
+        record["seconds"] = round(time.perf_counter() - started, 3)
+
+    def _progress(self, record: dict, done: int) -> None:
+        record["done"] = done
+        self._check_cancel(record)
+
+    def _write(self, record: dict, drafts, request: GenerationRequest, folder: Path,
+               check_originality) -> None:
+        from ..drafts import write_draft
+
+        checks = record["checks"]
+        for draft in drafts:
+            copied = check_originality(draft.generated, self.index) if self.index else None
+            flagged = bool(copied and copied["longest_bars"] > checks["max_copied_bars"])
+            if flagged and checks["original_only"]:
+                continue
+            write_draft(draft, request, self.info, folder, ["mid"], overwrite=True,
+                        originality=copied)
+            entry = {"seed": draft.seed, "mean_log_likelihood": round(draft.mean_log_likelihood, 4),
+                     "originality": copied, "copies": flagged,
+                     "notes": draft.score.note_count(), "roll": roll_json(draft.score)}
+            with self._lock:
+                record["drafts"].append(entry)
