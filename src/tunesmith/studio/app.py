@@ -49,7 +49,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 async def _on_tunesmith_error(request: Request, exc: TunesmithError) -> JSONResponse:
     status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, WriteError) else 400
-    return _error(status, exc.reason)
+    return _error(status, request.app.state.workdir.scrub(exc.reason))
 
 
 async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:

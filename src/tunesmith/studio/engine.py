@@ -132,7 +132,7 @@ class Engine:
             except Cancelled:
                 record["status"] = "cancelled"
             except TunesmithError as exc:
-                record.update(status="failed", error=str(exc))
+                record.update(status="failed", error=self.workdir.scrub(str(exc)))
             except Exception as exc:  # noqa: BLE001 - one bad job must not stop the studio
                 log.exception("job %s failed", job_id)
                 record.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}")

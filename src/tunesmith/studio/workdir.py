@@ -74,6 +74,10 @@ class Workdir:
             raise NotFound(f"no such {kind[:-1]} {item_id!r}")
         return path
 
+    def scrub(self, text: str) -> str:
+        """``text`` without this workdir's absolute path (a message is shown on a page)."""
+        return str(text).replace(f"{self.root}/", "").replace(str(self.root), "workdir")
+
     # --- records -----------------------------------------------------------------------
     def load(self, kind: str, item_id: str) -> dict:
         path = self.existing(kind, item_id) / f"{kind[:-1]}.json"

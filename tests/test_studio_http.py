@@ -1,0 +1,273 @@
+"""The studio's HTTP layer: what a hostile or careless client gets back.
+
+Garbage uploads, paths that try to leave the workdir and malformed requests must each
+get a 4xx with a one-line ``{"error": ...}`` and leave the server serving; what is made
+must survive a restart; two writers of one piece must not lose each other's versions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from tunesmith.errors import RequestError  # noqa: E402
+from tunesmith.sample import GenerationRequest, resolve  # noqa: E402
+from tunesmith.studio import create_app  # noqa: E402
+from tunesmith.studio.fields import ACTION_FIELDS, all_fields, build_request  # noqa: E402
+
+PROMPT = "real-midi/CPJKU__partitura/mozart_k265_var1.mid"
+
+
+@pytest.fixture
+def client(tmp_path):
+    """A studio without its drafting thread (these tests never draft)."""
+    app = create_app(tmp_path / "work", start=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def one_line_error(response, status: int) -> str:
+    assert response.status_code == status, (response.status_code, response.text)
+    message = response.json()["error"]
+    assert message and "\n" not in message and "Traceback" not in message
+    return message
+
+
+def still_serving(client) -> None:
+    assert client.get("/api/info").status_code == 200
+
+
+def upload(client, kind, name, data, **fields):
+    return client.post("/api/uploads", data={"kind": kind, **fields},
+                       files={"file": (name, data, "application/octet-stream")})
+
+
+def test_the_form_offers_every_request_field_and_builds_what_the_cli_builds():
+    names = {f.name for f in all_fields()} | set(ACTION_FIELDS)
+    assert {f.name for f in dataclasses.fields(GenerationRequest)} <= names
+    request, checks = build_request({"bars": "8", "key": "D dorian", "tempo": "96", "programs": "flute, cello",
+                                     "notes_per_bar": "4-12", "chromatic": True, "seed": "7",
+                                     "keep": "", "original_only": True})
+    assert (request.bars, request.key, request.tempo, request.programs) == (8, "D dorian", 96.0, ["flute", "cello"])
+    assert request.notes_per_bar == (4, 12) and request.chromatic and request.seed == 7 and request.keep is None
+    assert checks == {"max_copied_bars": 4.0, "original_only": True}
+    assert build_request({"bars": "auto"})[0].bars is None
+    assert build_request({"lyrics": "Twin-kle star"})[0].bars is None  # the words set the length
+
+
+def test_the_page_and_its_scripts_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text and "/static/studio.js" in page.text
+    assert "class Roll" in client.get("/static/studio.js").text
+    info = client.get("/api/info").json()
+    assert [f["name"] for f in info["fields"]][:3] == ["bars", "key", "time_signature"]
+
+
+@pytest.mark.parametrize("form, expected", [
+    ({"key": "H major"}, None),                  # the CLI's own message, from resolve()
+    ({"tempo": "1000"}, None),
+    ({"pitch_range": "C6-C4"}, None),
+    ({"tempo": "fast"}, "Tempo: 'fast' is not a number"),
+    ({"bogus": 1}, "unknown form fields: bogus"),
+    ({"programs": "kazoo of doom"}, None),
+    ({"num_samples": "100000"}, "at most 256 drafts"),
+])
+def test_a_bad_request_gets_the_same_one_line_reason_as_the_cli(client, form, expected):
+    message = one_line_error(client.post("/api/jobs", json={"form": form}), 400)
+    if expected is None:
+        with pytest.raises(RequestError) as cli:
+            resolve(build_request(form)[0])
+        expected = cli.value.reason
+    assert expected in message
+    still_serving(client)
+
+
+@pytest.mark.parametrize("body, headers, status", [
+    (b"{not json", {"content-type": "application/json"}, 400),
+    (b"[1, 2]", {"content-type": "application/json"}, 400),
+    (b'{"form": {}}', {"content-type": "text/plain"}, 400),
+    (b"\xff\xfe\x00garbage", {"content-type": "application/json"}, 400),
+    (b'{"action": "explode"}', {"content-type": "application/json"}, 400),
+    (b'{"form": "bars=8"}', {"content-type": "application/json"}, 400),
+    (b'{"form": {"bars": [1, 2]}}', {"content-type": "application/json"}, 400),
+    (b'{"action": "bars", "piece": "../../etc"}', {"content-type": "application/json"}, 404),
+])
+def test_malformed_requests_are_4xx_with_one_line(client, body, headers, status):
+    one_line_error(client.post("/api/jobs", content=body, headers=headers), status)
+    still_serving(client)
+
+
+def test_a_body_too_large_is_refused_before_it_is_read(client):
+    response = client.post("/api/jobs", content=b"{}", headers={"content-type": "application/json",
+                                                                 "content-length": "999999999"})
+    assert response.status_code in (400, 413)  # the HTTP stack may refuse the lie itself
+    still_serving(client)
+
+
+@pytest.mark.parametrize("path", [
+    "/api/pieces/..%2F..%2F..%2Fetc%2Fpasswd",
+    "/api/pieces/%2e%2e/versions/1/mid",
+    "/api/jobs/..%2Fpieces/drafts/0/mid",
+    "/api/jobs/0123456789ab",                   # well-formed, but no such job
+    "/api/pieces/0123456789ab/versions/1/wav",
+    "/static/..%2Fapp.py",
+    "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+    "/api/uploads/../../secret",
+])
+def test_paths_that_try_to_leave_the_workdir_are_404(client, tmp_path, path):
+    (tmp_path / "secret").write_text("do not serve")
+    response = client.get(path)
+    assert response.status_code in (404, 405), response.text
+    assert "do not serve" not in response.text and "root:" not in response.text
+    still_serving(client)
+
+
+def test_garbage_uploads_are_a_message_and_leave_nothing_behind(client, tmp_path, data_dir):
+    uploads = tmp_path / "work" / "uploads"
+    truncated = (data_dir / PROMPT).read_bytes()[:60]
+    cases = [
+        ("prompt", "song.mid", b"MThd\x00\x00\x00\x06garbage" * 50, "prompt"),
+        ("prompt", "song.mid", truncated, "prompt"),
+        ("prompt", "song.musicxml", b"<score-partwise><part>", "prompt"),
+        ("prompt", "song.exe", b"MZ\x90\x00", "must be one of"),
+        ("prompt", "song.mid", b"", "empty"),
+        ("vocals", "take.wav", b"RIFF\x00\x00\x00\x00WAVEjunk", "vocal take"),
+        ("lyrics", "words.txt", b"\xff\xfe\xfa not utf-8 \x80", "UTF-8"),
+        ("nonsense", "x.mid", b"x", "unknown upload kind"),
+    ]
+    for kind, name, data, words in cases:
+        message = one_line_error(upload(client, kind, name, data), 400)
+        assert words in message or kind == "prompt", message
+        assert str(tmp_path) not in message  # no server paths on the page
+        still_serving(client)
+    assert not any(uploads.iterdir())  # refused files are not kept
+
+
+def test_malformed_and_oversized_uploads(client):
+    bad_form = client.post("/api/uploads", content=b"--x\r\nnonsense",
+                           headers={"content-type": "multipart/form-data; boundary=x"})
+    one_line_error(bad_form, 400)
+    one_line_error(client.post("/api/uploads", data={"kind": "prompt"}), 400)
+    huge = client.post("/api/uploads", content=b"x", headers={
+        "content-type": "multipart/form-data; boundary=x", "content-length": str(10**9)})
+    assert huge.status_code in (400, 413)
+    big_lyrics = upload(client, "lyrics", "words.txt", b"la " * 50_000)
+    assert "at most" in one_line_error(big_lyrics, 400)
+    still_serving(client)
+
+
+def test_an_uploaded_prompt_becomes_a_piece_read_by_tunesmiths_reader(client, data_dir, tmp_path):
+    import tunesmith
+
+    response = upload(client, "prompt", "mozart.mid", (data_dir / PROMPT).read_bytes())
+    assert response.status_code == 200, response.text
+    piece = response.json()["piece"]
+    assert piece["current"] == 1 and piece["versions"][0]["action"] == "upload"
+    source = tunesmith.read(data_dir / PROMPT)
+    roll = piece["roll"]
+    assert sum(len(t["notes"]) // 4 for t in roll["tracks"]) == source.note_count()
+    kept = tunesmith.read(tmp_path / "work" / "pieces" / piece["id"] / "v1" / "score.mid")
+    assert kept.note_count() == source.note_count()
+    midi = client.get(f"/api/pieces/{piece['id']}/versions/1/mid")
+    assert midi.status_code == 200 and midi.content[:4] == b"MThd"
+    assert "nothing to undo" in one_line_error(client.post(f"/api/pieces/{piece['id']}/undo"), 400)
+    one_line_error(client.get(f"/api/pieces/{piece['id']}/versions/1/exe"), 404)
+    one_line_error(client.get(f"/api/pieces/{piece['id']}/versions/7/mid"), 404)
+
+
+def test_lyrics_text_and_a_vocal_take_over_the_piece(client, data_dir):
+    import soundfile
+
+    words = "Twin-kle twin-kle lit-tle star\n"
+    assert upload(client, "lyrics", "words.txt", words.encode()).json()["upload"]["text"] == words.strip()
+    piece = upload(client, "prompt", "m.mid", (data_dir / PROMPT).read_bytes()).json()["piece"]
+    plain = client.get(f"/api/pieces/{piece['id']}/versions/1/wav").content
+    rate = 22_050  # another rate than the mix: the take is resampled
+    take = io.BytesIO()
+    soundfile.write(take, 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate * 2) / rate), rate, format="WAV")
+    one_line_error(upload(client, "vocals", "take.wav", take.getvalue(), piece=piece["id"], offset="x"), 400)
+    response = upload(client, "vocals", "take.wav", take.getvalue(), piece=piece["id"], offset="0.5", gain="-3")
+    assert response.status_code == 200, response.text
+    assert response.json()["piece"]["vocals"]["offset"] == 0.5
+    mixed = client.get(f"/api/pieces/{piece['id']}/versions/1/wav").content
+    assert mixed != plain
+    audio = soundfile.read(io.BytesIO(mixed))[0]
+    assert np.sqrt(np.mean(audio ** 2)) > 0.01
+    import zipfile
+
+    stems = zipfile.ZipFile(io.BytesIO(client.get(f"/api/pieces/{piece['id']}/versions/1/stems").content))
+    assert any(name.endswith(".vocals.wav") for name in stems.namelist())
+
+
+def test_requests_from_another_site_are_refused(client):
+    response = client.post("/api/jobs", json={"form": {}}, headers={"origin": "http://evil.example"})
+    assert response.status_code == 403
+    response = client.post("/api/jobs", json={"form": {"tempo": "1000"}},
+                           headers={"origin": "http://testserver"})
+    assert response.status_code == 400  # same origin: answered (and refused on its merits)
+
+
+def test_a_restart_keeps_pieces_and_ends_interrupted_jobs(tmp_path, data_dir):
+    work = tmp_path / "work"
+    with TestClient(create_app(work, start=False)) as first:
+        piece = upload(first, "prompt", "m.mid", (data_dir / PROMPT).read_bytes()).json()["piece"]
+        job = first.post("/api/jobs", json={"form": {"bars": "2", "num_samples": "1"}}).json()
+        assert job["status"] == "queued"  # never run: this app has no drafting thread
+    with TestClient(create_app(work, start=False)) as second:
+        assert [p["id"] for p in second.get("/api/pieces").json()["pieces"]] == [piece["id"]]
+        assert second.get(f"/api/pieces/{piece['id']}").json()["roll"]["tracks"]
+        assert second.get(f"/api/jobs/{job['id']}").json()["status"] == "interrupted"
+
+
+def test_two_writers_of_one_piece_keep_every_version(tmp_path, data_dir):
+    from tunesmith.studio.workdir import Workdir
+
+    store = Workdir(tmp_path / "work")
+    source = data_dir / PROMPT
+    piece = store.add_version(None, source, {"action": "upload"})
+
+    def add(i):
+        store.add_version(piece["id"], source, {"action": f"writer {i}"})
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    record = store.load("pieces", piece["id"])
+    assert sorted(v["n"] for v in record["versions"]) == list(range(1, 10))
+    assert sorted(v["action"] for v in record["versions"][1:]) == [f"writer {i}" for i in range(8)]
+    assert all((store.version_folder(piece["id"], n) / "score.mid").is_file() for n in range(1, 10))
+    json.loads((store.root / "pieces" / piece["id"] / "piece.json").read_text())
+
+
+@pytest.mark.slow
+def test_drafting_through_the_api_and_cancel_of_a_queued_job(tmp_path):
+    app = create_app(tmp_path / "work")
+    with TestClient(app) as client:
+        first = client.post("/api/jobs", json={"form": {"bars": "2", "num_samples": "2", "seed": "3",
+                                                        "key": "G major", "programs": "flute"}}).json()
+        second = client.post("/api/jobs", json={"form": {"bars": "2", "num_samples": "2"}}).json()
+        assert client.post(f"/api/jobs/{second['id']}/cancel").status_code == 200
+        deadline = time.time() + 300
+        while client.get(f"/api/jobs/{second['id']}").json()["status"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        done, cancelled = (client.get(f"/api/jobs/{j['id']}").json() for j in (first, second))
+        assert done["status"] == "done" and [d["seed"] for d in done["drafts"]] == [3, 4]
+        assert cancelled["status"] == "cancelled" and cancelled["drafts"] == []
+        roll = done["drafts"][0]["roll"]
+        assert len(roll["bars"]) == 3 and roll["tracks"][0]["program"] == 73  # 2 bars + end; flute
+        piece = client.post("/api/choose", json={"job": done["id"], "seed": 4}).json()
+        assert piece["versions"][0]["seed"] == 4 and piece["title"].startswith("G major")
+        one_line_error(client.post("/api/choose", json={"job": done["id"], "seed": 99}), 404)
