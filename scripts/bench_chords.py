@@ -29,19 +29,24 @@ import numpy as np
 import tunesmith
 from tunesmith.harmony.evaluation import majmin_frames
 from tunesmith.harmony.pop909 import read_beats, read_chord_labels
-from tunesmith.harmony.recognise import merge_runs, recognise_notes, window_profiles
+from tunesmith.harmony.recognise import (melody_tracks, merge_runs, recognise_notes,
+                                         window_profiles)
 from tunesmith.harmony.symbols import NO_CHORD, Chord
 
 DEFAULT_POP909 = Path(__file__).resolve().parents[2] / "shared/corpus/open/pop909"
 
 
-def song_notes(score) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Onsets and offsets in seconds, pitches and velocities of every pitched note."""
-    notes = np.concatenate([t.notes for t in score.tracks if not t.is_drum] or
+def song_notes(score) -> tuple[np.ndarray, ...]:
+    """Onsets and offsets in seconds, pitches, velocities and melody flags (see
+    `melody_tracks`) of every pitched note."""
+    tracks = [t for t in score.tracks if not t.is_drum]
+    flags = melody_tracks(tracks)
+    notes = np.concatenate([t.notes for t in tracks] or
                            [np.zeros(0, dtype=tunesmith.score.NOTE_DTYPE)])
+    melody = np.repeat(np.array(flags, dtype=bool), [len(t.notes) for t in tracks])
     onsets = score.ticks_to_seconds(notes["onset"])
     offsets = score.ticks_to_seconds(notes["onset"] + notes["duration"])
-    return onsets, offsets, notes["pitch"], notes["velocity"].astype(np.float64)
+    return onsets, offsets, notes["pitch"], notes["velocity"].astype(np.float64), melody
 
 
 def beat_bounds(beats: np.ndarray) -> np.ndarray:
@@ -52,7 +57,7 @@ def beat_bounds(beats: np.ndarray) -> np.ndarray:
 
 def baseline(notes, bounds) -> list[Chord]:
     """Best of the 24 major/minor triads per window (binary templates), N when silent."""
-    onsets, offsets, pitches, _ = notes
+    onsets, offsets, pitches = notes[:3]
     profiles, _ = window_profiles(onsets, offsets, pitches, np.ones(len(pitches)), bounds)
     chords = [Chord(root, quality) for quality in ("maj", "min") for root in range(12)]
     templates = np.array([[pc in c.tones() for pc in range(12)] for c in chords], float)
@@ -79,7 +84,7 @@ def recognition_benchmark(folder: Path, songs: list[str], params=None) -> dict:
         start = time.perf_counter()
         notes = song_notes(tunesmith.read(folder / song / f"{song}.mid"))
         bounds = beat_bounds(beats)
-        ours = recognise_notes(*notes, bounds, strength, params=params)
+        ours = recognise_notes(*notes[:4], bounds, strength, params=params, melody=notes[4])
         elapsed += time.perf_counter() - start
         two = bounds[::2] if len(bounds) % 2 else np.append(bounds[::2], bounds[-1])
         results = {"ours": score_song(ref, bounds, ours),

@@ -38,13 +38,13 @@ QUALITY_PRIOR = {"maj": 0.0, "min": 0.0, "7": -0.06, "maj7": -0.06, "min7": -0.0
 class Params:
     """Recogniser weights (tuned on POP909 songs 001-050; see scripts/bench_chords.py)."""
 
-    outside: float = 0.1
+    outside: float = 0.2
     """Penalty per unit share of the profile outside the chord's tones."""
-    root_weight: float = 1.2
+    root_weight: float = 1.1
     """Weight of the root in a template (the other chord tones weigh 1)."""
-    bass_root: float = 0.35
+    bass_root: float = 0.25
     """Bonus when the window's bass profile sits on the chord's root (share 0-1)."""
-    bass_tone: float = 0.15
+    bass_tone: float = 0.1
     """Bonus per share of the bass on the chord's other tones."""
     switch: float = 0.4
     """Viterbi penalty for a chord change on a weak beat."""
@@ -122,16 +122,25 @@ def _viterbi(scores: np.ndarray, penalty: np.ndarray) -> np.ndarray:
 
 
 def recognise_notes(onsets, offsets, pitches, weights, bounds, strength=None,
-                    params: Params | None = None) -> list[Chord]:
+                    params: Params | None = None, melody=None) -> list[Chord]:
     """One Chord per window between ``bounds`` (times in the notes' unit). ``strength``
     per window start: 2 a downbeat, 1 a half bar, 0 another beat (changes are cheaper
-    on strong beats). Windows with no sounding note are `NO_CHORD`."""
+    on strong beats). Notes flagged in the boolean ``melody`` count only in windows
+    where nothing else sounds (see `melody_tracks`). Windows with no sounding note are
+    `NO_CHORD`."""
     params = params or Params()
     n_windows = len(bounds) - 1
     if n_windows <= 0:
         return []
     profiles, bass = window_profiles(onsets, offsets, pitches, weights, bounds,
                                      params.bass_span)
+    if melody is not None and np.any(melody):
+        keep = ~np.asarray(melody, dtype=bool)
+        accompaniment = window_profiles(*(np.asarray(a)[keep] for a in
+                                          (onsets, offsets, pitches, weights)),
+                                        bounds, params.bass_span)
+        covered = accompaniment[0].sum(axis=1) > 0
+        profiles[covered], bass[covered] = accompaniment[0][covered], accompaniment[1][covered]
     total = profiles.sum(axis=1)
     share = profiles / np.maximum(total, 1e-12)[:, None]
     bass_share = bass / np.maximum(bass.sum(axis=1), 1e-12)[:, None]
@@ -153,6 +162,27 @@ def recognise_notes(onsets, offsets, pitches, weights, bounds, strength=None,
     path = _viterbi(scores, penalty)
     return [NO_CHORD if k == len(chords) else _with_bass(chords[k], bass_share[w])
             for w, k in enumerate(path.tolist())]
+
+
+def melody_tracks(tracks) -> list[bool]:
+    """Which tracks are melodies over an accompaniment: a mostly single-note line (under
+    15% of its notes struck together with another) with a median pitch of C4 (60) or
+    above, in a score where some other track plays chords (30% or more). Their passing
+    and neighbour notes would blur the harmony, so the recogniser leaves them out
+    wherever the accompaniment sounds."""
+    chordal, high = [], []
+    for track in tracks:
+        onsets = track.notes["onset"]
+        if len(onsets) == 0 or track.is_drum:
+            chordal.append(0.0)
+            high.append(False)
+            continue
+        _, counts = np.unique(onsets, return_counts=True)
+        chordal.append(float(counts[counts > 1].sum()) / len(onsets))
+        high.append(bool(np.median(track.notes["pitch"]) >= 60))
+    if not any(c >= 0.3 for c in chordal):
+        return [False] * len(chordal)
+    return [c < 0.15 and h for c, h in zip(chordal, high)]
 
 
 def _with_bass(chord: Chord, bass_share: np.ndarray) -> Chord:
