@@ -34,7 +34,7 @@ from tunesmith.model import count_params
 from tunesmith.sample import GenerationRequest, generate, resolve
 from tunesmith.sample.constraints import ConstrainedState
 from tunesmith.sample import sampler
-from tunesmith.sample.sampler import choose
+from tunesmith.sample.processors import choose, processors_for
 
 TOKENS = 512
 
@@ -53,7 +53,7 @@ def cached_rate(model, tok, batch, device) -> float:
     start = time.perf_counter()
     logits, cache = model.prefill(torch.full((batch, 1), tok.bos_id, device=device), max_length=TOKENS + 1)
     for step in range(TOKENS):
-        choice, _ = choose(logits, state.allowed(), request, seeds, step)
+        choice, _ = choose(logits, state.allowed(), processors_for(request), seeds, step)
         state.advance(choice.cpu().numpy())
         logits = model.step(choice, cache)
     if device.type == "cuda":
@@ -76,7 +76,7 @@ def uncached_rate(model, tok, batch, device) -> float:
             best = float("inf")
             for _ in range(3):
                 start = time.perf_counter()
-                choice, _ = choose(model(seq)[:, -1], state.allowed(), request, seeds, step)
+                choice, _ = choose(model(seq)[:, -1], state.allowed(), processors_for(request), seeds, step)
                 best = min(best, time.perf_counter() - start)
             step_times.append(best)
         else:  # the prefix must still grow grammatically; its cost is not measured

@@ -180,7 +180,7 @@ def test_track_infilling_writes_a_new_part_and_keeps_the_others(tiny_model):
 
 
 def test_keep_returns_the_best_distinct_drafts(tiny_model):
-    from tunesmith.sample.sampler import is_degenerate
+    from tunesmith.sample.ranking import is_degenerate
 
     model, tok = tiny_model
     every = generate(model, tok, GenerationRequest(bars=4, num_samples=12, seed=0))
@@ -194,7 +194,7 @@ def test_keep_returns_the_best_distinct_drafts(tiny_model):
 
 
 def test_loops_are_told_from_tunes_that_repeat_a_section():
-    from tunesmith.sample.sampler import is_degenerate, repeated_bar_share
+    from tunesmith.sample.ranking import is_degenerate, repeated_bar_share
     from tunesmith.score import Score, Track, make_notes
 
     def tune(bar_pitches):  # one bar of four quarter notes per entry

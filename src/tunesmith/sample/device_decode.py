@@ -20,7 +20,7 @@ import torch
 
 from ..tokenizer import T, Tokenizer
 from .constraints import ConstrainedState
-from .request import GenerationRequest
+from .processors import choose
 
 RECENT = 32
 """Steps of history the repetition penalty looks at."""
@@ -32,13 +32,10 @@ class DeviceDecoder:
     each (steps, B) and each row's length in tokens, all on the host."""
 
     def __init__(self, model, cache, logits: torch.Tensor, state: ConstrainedState, tok: Tokenizer,
-                 request: GenerationRequest, seeds: torch.Tensor, budget: int, finished_id: int,
-                 steps_per_graph: int = 16, compile_backend: str | None = None):
+                 processors: list, seeds: torch.Tensor, budget: int, finished_id: int,
+                 penalise: bool = False, steps_per_graph: int = 16, compile_backend: str | None = None):
         device = logits.device
-        from .sampler import choose  # sampler imports this module
-
-        self.choose = choose
-        self.model, self.cache, self.request, self.seeds = model, cache, request, seeds
+        self.model, self.cache, self.processors, self.seeds = model, cache, processors, seeds
         self.budget, self.finished_id = budget, finished_id
         self.steps_per_graph = steps_per_graph
         # step_static keeps every shape and host value fixed, as a CUDA graph and
@@ -46,7 +43,6 @@ class DeviceDecoder:
         # logits (up to rounding) faster.
         self.model_step = model.step_static if logits.is_cuda or compile_backend else model.step
         vocab = tok.vocab
-        self.end_tokens = (tok.bar_id, tok.eos_id, vocab.id(T.FILL_END))
         batch = logits.shape[0]
         self.state = state.map_arrays(lambda a: torch.as_tensor(a, device=device))
         self.logits = logits.float().clone()
@@ -57,7 +53,7 @@ class DeviceDecoder:
         self.log_probs = torch.zeros(budget, batch, device=device)
         self.pad_only = torch.zeros(vocab.size, dtype=torch.bool, device=device)
         self.pad_only[tok.pad_id] = True
-        self.penalise = request.repetition_penalty > 1
+        self.penalise = penalise  # the processors include a repetition penalty
         self.history = torch.full((batch, RECENT), tok.pad_id, dtype=torch.long, device=device)
         self.is_pitch = torch.zeros(vocab.size, dtype=torch.bool, device=device)
         self.is_pitch[vocab.span(T.PITCH)] = True
@@ -68,14 +64,12 @@ class DeviceDecoder:
 
     def _one_step(self) -> None:
         """One token per row: the whole of a decoding step, on the device."""
-        choose = self.choose
         mask = self.state.allowed(tokens_left=self.budget - self.step)
         mask = torch.where(self.done[:, None], self.pad_only, mask)
         recent = None
         if self.penalise:
             recent = torch.zeros_like(mask).scatter_(1, self.history, True) & self.is_pitch
-        choice, log_probs = choose(self.logits, mask, self.request, self.seeds, self.step, recent,
-                                   self.end_tokens)
+        choice, log_probs = choose(self.logits, mask, self.processors, self.seeds, self.step, recent)
         at = self.step[None]
         self.chosen.index_copy_(0, at, choice[None])
         self.log_probs.index_copy_(0, at, log_probs[None])

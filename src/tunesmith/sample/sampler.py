@@ -1,15 +1,13 @@
 """Grammar- and constraint-masked sampling of drafts from a model, batched with a KV cache.
 
-Every draft row gets its own seed (``request.seed + index``) and its random numbers come
-from a counter-based hash of (seed, step, token), so a draft depends only on its seed,
-the request and the model, not on which other drafts share its batch, and reruns give
-the same notes on the same device. Sampling is Gumbel-max over the filtered logits
-(temperature, top-k, top-p, min-p, a repetition penalty on recent pitches), which draws
-exactly from the filtered softmax.
-
-Drafts are ranked by the model's own mean log-likelihood of the tokens it wrote (higher
-is more typical of the training music); near-duplicates (>= 90% of notes shared) are
-dropped before the best ``keep`` are returned.
+`generate` turns a request into a plan (`plans.make_plan`: what is forced, how many bars
+are written, how the result is put together), drafts every row of a batch under the
+request's masks (`constraints.ConstrainedState` and its rules), chooses each token with
+the request's logits processors (`processors`), and ranks the drafts (`ranking.rank`).
+Every draft row gets its own seed (``request.seed + index``), so a draft depends only on
+its seed, the request and the model. Pieces longer than one pass of the model are
+written in windows: new bars 16 at a time, each continuing the piece so far, and a part
+written against a long prompt span by span (`plans.track_windows`).
 """
 from __future__ import annotations
 
@@ -18,15 +16,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ..errors import RequestError
-from ..gm import DRUMS
-from ..score import NOTE_DTYPE, Lyric, Score, Track
+from ..score import Score
 from ..tokenizer import T, Tokenizer
-from ..tokenizer.encode import assign_slots, encode_score, meter_index
 from .constraints import TOKENS_PER_NOTE, ConstrainedState
 from .device_decode import RECENT, DeviceDecoder
 from .merge import bar_start, merge_draft
-from .request import FREE_MAX_BARS, GenerationRequest, ResolvedRequest, resolve
+from .plans import Plan, bar_window, make_plan, prompt_ids, track_infill_plan, track_windows
+from .processors import choose, processors_for
+from .ranking import rank
+from .request import GenerationRequest, ResolvedRequest, resolve
 
 MAX_BATCH = 64
 """Drafts generated together in one forward pass."""
@@ -38,74 +36,11 @@ context (a bar of three notes); fewer would leave the last bars nearly empty."""
 HEADER_TOKENS = 16
 """Room for the header (BOS, meter, tempo, key, tracks) and the end."""
 
-_GOLDEN = -7046029254386353131   # 0x9E3779B97F4A7C15 as a signed 64-bit integer
-_MIX1 = -4658895280553007687     # 0xBF58476D1CE4E5B9
-_MIX2 = -7723592293110705685     # 0x94D049BB133111EB
+WINDOW_BARS = 16
+"""Bars drafted per pass when a piece is longer than the model can write at once."""
 
-
-def _shift_right(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """Logical right shift of int64 values (torch's ``>>`` is arithmetic)."""
-    return (x >> bits) & ((1 << (64 - bits)) - 1)
-
-
-def uniform_noise(seeds: torch.Tensor, step: int, vocab_size: int) -> torch.Tensor:
-    """(batch, vocab) uniforms in (0, 1) from splitmix64 of (seed, step, token)."""
-    tokens = torch.arange(vocab_size, device=seeds.device, dtype=torch.int64)
-    x = seeds[:, None] * _GOLDEN + (step * vocab_size + tokens)[None, :]
-    x = x + _GOLDEN
-    x = (x ^ _shift_right(x, 30)) * _MIX1
-    x = (x ^ _shift_right(x, 27)) * _MIX2
-    x = x ^ _shift_right(x, 31)
-    return (_shift_right(x, 11).double() + 0.5) / float(1 << 53)
-
-
-def filter_logits(logits: torch.Tensor, mask: torch.Tensor, request: GenerationRequest,
-                  recent_pitch: torch.Tensor | None, end_tokens: tuple[int, int, int] | None = None
-                  ) -> torch.Tensor:
-    """Apply repetition penalty, temperature, the mask, top-k, top-p and min-p.
-
-    ``end_tokens`` (Bar, EOS, FillEnd ids): where a Bar is masked (the bars asked are
-    written) but an end is allowed, the model's wish for another bar becomes a wish to
-    end, rather than being spread over extra notes in the last bar."""
-    logits = logits.float()
-    if recent_pitch is not None and request.repetition_penalty > 1:
-        penalty = request.repetition_penalty
-        logits = torch.where(recent_pitch, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
-    logits = logits / request.temperature
-    if end_tokens is not None:
-        bar, eos, fill_end = end_tokens
-        blocked = ~mask[:, bar]
-        logits = logits.clone()
-        for end in (eos, fill_end):
-            merge = blocked & mask[:, end]
-            logits[:, end] = torch.where(merge, torch.logaddexp(logits[:, end], logits[:, bar]), logits[:, end])
-    logits = logits.masked_fill(~mask, float("-inf"))
-    if request.top_k:
-        kth = torch.topk(logits, min(request.top_k, logits.shape[-1])).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = logits.softmax(-1)
-    if request.top_p < 1:
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
-        outside = sorted_probs.cumsum(-1) - sorted_probs > request.top_p  # keep the token that crosses p
-        drop = torch.zeros_like(outside).scatter(-1, order, outside)
-        logits = logits.masked_fill(drop, float("-inf"))
-    if request.min_p > 0:
-        logits = logits.masked_fill(probs < request.min_p * probs.max(-1, keepdim=True).values, float("-inf"))
-    return logits
-
-
-def choose(logits: torch.Tensor, mask, request: GenerationRequest, seeds: torch.Tensor,
-           step, recent_pitch: torch.Tensor | None = None,
-           end_tokens: tuple[int, int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One sampling step for a batch: the chosen ids (B,) and the model's own log-probability
-    of each (unfiltered, temperature 1), for ranking drafts. ``mask`` is a boolean
-    (B, vocab) array or tensor; ``step`` an int or a 0-d tensor (inside a CUDA graph)."""
-    mask_t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask, device=logits.device)
-    filtered = filter_logits(logits, mask_t, request, recent_pitch, end_tokens)
-    gumbel = -torch.log(-torch.log(uniform_noise(seeds, step, logits.shape[-1]))).to(filtered.dtype)
-    choice = (filtered + gumbel).argmax(-1)
-    log_probs = torch.log_softmax(logits.float(), -1).gather(1, choice[:, None])[:, 0]
-    return choice, log_probs
+WINDOW_SEED_STRIDE = 1_000_003
+"""Window k of the draft with seed S draws with seed S + k * this (a fixed, distinct seed)."""
 
 
 @dataclass
@@ -123,220 +58,11 @@ class Draft:
     tokens_generated: int
 
 
-@dataclass
-class _Plan:
-    """What to force, how many bars to write, and how to put the result together."""
-
-    prefix: np.ndarray              # forced tokens, identical for every row
-    target_bars: int
-    fill_origin: int = 0            # grid units where infilled bars start
-    original: np.ndarray | None = None
-    span: tuple[int, int] | None = None
-    mode: str = "new"               # new | continue | infill_bars | infill_track
-    syllables: list[str] | None = None  # lyrics set one per note (mode "new")
-    prompt: Score | None = None     # the composer's own score, put back untouched
-    slot: int | None = None         # the part written by track infilling
-
-
-def _prompt_ids(tok: Tokenizer, prompt: Score, extra_program: int | None = None) -> tuple[np.ndarray, int | None]:
-    """Encode a prompt; with ``extra_program``, make sure a slot of that instrument exists
-    (an empty one is added when the prompt has none) and return its slot."""
-    slots = assign_slots(prompt, tok.config.max_tracks)
-    if extra_program is None:
-        return encode_score(tok.vocab, prompt, slots=slots), None
-    codes = [code for code, _ in slots]
-    if extra_program in codes:
-        return encode_score(tok.vocab, prompt, slots=slots), codes.index(extra_program)
-    if len(slots) >= tok.config.max_tracks:
-        raise RequestError(f"the prompt already uses all {tok.config.max_tracks} track slots")
-    score = prompt.copy()
-    score.tracks.append(Track(name="new", program=0 if extra_program == DRUMS else extra_program,
-                              is_drum=extra_program == DRUMS, notes=np.zeros(0, dtype=NOTE_DTYPE)))
-    slots = slots + [(extra_program, [len(score.tracks) - 1])]
-    return encode_score(tok.vocab, score, slots=slots), len(slots) - 1
-
-
-def _window_for_span(tok: Tokenizer, ids: np.ndarray, first: int, last: int, budget: int) -> tuple[np.ndarray, int]:
-    """The widest window of bars around ``first..last`` whose tokens fit in ``budget``;
-    returns the window (with its header) and the index of its first bar."""
-    bars = tok.bar_offsets(ids)
-    end = int(np.flatnonzero(ids == tok.eos_id)[0]) if (ids == tok.eos_id).any() else len(ids)
-    lo, hi = first, last
-
-    def size(lo, hi):
-        stop = int(bars[hi + 1]) if hi + 1 < len(bars) else end
-        return len(tok.header_at(ids, int(bars[lo]))) + stop - int(bars[lo]) + 3
-
-    if size(lo, hi) > budget:
-        raise RequestError("the bars to fill hold more tokens than the model's context")
-    grew = True
-    while grew:
-        grew = False
-        if lo > 0 and size(lo - 1, hi) <= budget:
-            lo, grew = lo - 1, True
-        if hi + 1 < len(bars) and size(lo, hi + 1) <= budget:
-            hi, grew = hi + 1, True
-    stop = int(bars[hi + 1]) if hi + 1 < len(bars) else end
-    window = np.concatenate([tok.header_at(ids, int(bars[lo])), ids[int(bars[lo]):stop], [tok.eos_id]])
-    return window, lo
-
-
-def plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, context_length: int) -> _Plan:
-    """Turn a request (and its prompt) into forced tokens and a bar target."""
-    request = resolved.request
-    bars = request.bars or FREE_MAX_BARS
-    if request.notes_per_bar and resolved.meter:
-        units = int(tok.vocab.meter_units[meter_index(tok.vocab, *resolved.meter)])
-        if request.notes_per_bar[0] > units:
-            raise RequestError(f"{request.notes_per_bar[0]} notes per bar do not fit in a bar of "
-                               f"{resolved.meter[0]}/{resolved.meter[1]} ({units} grid positions, "
-                               "one note each)")
-    # room to write, in tokens, before the context is full: about 32 a bar where the
-    # context allows (a long prompt is then read from its last bars), 8 at the least
-    reserve = max(bars * 8 + 16, min(bars * 32, context_length // 2))
-    if prompt is None:
-        if resolved.syllables:  # the lyrics set the length
-            return _Plan(prefix=np.array([tok.bos_id]), target_bars=FREE_MAX_BARS,
-                         syllables=resolved.syllables)
-        return _Plan(prefix=np.array([tok.bos_id]), target_bars=bars)
-    if resolved.infill_bars is not None:
-        ids, _ = _prompt_ids(tok, prompt)
-        n_bars = len(tok.bar_offsets(ids))
-        first, last = resolved.infill_bars
-        if last >= n_bars:
-            raise RequestError(f"bars {first + 1}-{last + 1} are not inside the prompt's {n_bars} bars")
-        fill_bars = last - first + 1
-        window, lo = _window_for_span(tok, ids, first, last, context_length - fill_bars * 8)
-        rearranged = tok.infill_bars(window, first - lo, last - lo)
-        cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
-        units_per_tick = tok.config.positions_per_quarter / 480
-        longest_bar = tok.vocab.meter_units.max() / units_per_tick
-        bar_ticks = tok.decode(window).bar_starts(until_tick=int(longest_bar * (first - lo + 1)))
-        origin = bar_ticks[first - lo] * units_per_tick
-        return _Plan(prefix=rearranged[:cut], target_bars=fill_bars, fill_origin=int(origin),
-                     original=ids, span=(first, last), mode="infill_bars", prompt=prompt)
-    if resolved.infill_program is not None:
-        ids, slot = _prompt_ids(tok, prompt, extra_program=resolved.infill_program)
-        rearranged = tok.infill_track(ids, slot)
-        cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
-        n_bars = len(tok.bar_offsets(ids))
-        if cut + n_bars * 6 > context_length:
-            raise RequestError(f"the prompt is too long for track infilling ({cut} tokens; "
-                               f"the model reads {context_length})")
-        return _Plan(prefix=rearranged[:cut], target_bars=n_bars, original=ids, mode="infill_track",
-                     prompt=prompt, slot=slot)
-    ids, _ = _prompt_ids(tok, prompt)
-    body = ids[:-1]  # drop EOS: the prompt goes on
-    if len(body) + reserve > context_length:
-        offsets = tok.bar_offsets(body)
-        keep_from = next((int(b) for b in offsets if len(body) - b + 64 + reserve <= context_length), None)
-        if keep_from is None:
-            raise RequestError("the prompt's last bar alone fills the model's context")
-        window = np.concatenate([tok.header_at(body, keep_from), body[keep_from:]])
-        return _Plan(prefix=window, target_bars=bars, original=body, mode="continue", prompt=prompt)
-    return _Plan(prefix=body, target_bars=bars, original=body, mode="continue", prompt=prompt)
-
-
 def bars_that_fit(request: GenerationRequest, context_length: int) -> int:
     """Most bars of this request one pass of the model can write: each bar gets
     `MIN_TOKENS_PER_BAR` at least (more with a minimum of notes per bar)."""
     per_bar = max(MIN_TOKENS_PER_BAR, 1 + TOKENS_PER_NOTE * (request.notes_per_bar or (0,))[0])
     return max(1, (context_length - HEADER_TOKENS) // per_bar)
-
-
-def _assemble(tok: Tokenizer, p: _Plan, generated: list[int]) -> np.ndarray:
-    """The draft's whole sequence in normal order."""
-    gen = np.asarray(generated, dtype=np.int64)
-    if p.mode == "new":
-        return np.concatenate([p.prefix, gen])
-    if p.mode == "continue":
-        return np.concatenate([p.original, gen])
-    if p.mode == "infill_track":
-        return np.concatenate([p.prefix, gen])
-    # infill_bars: the generated bars replace bars first..last of the original
-    fill_end = tok.vocab.id(T.FILL_END)
-    middle = gen[: int(np.flatnonzero(gen == fill_end)[0])] if (gen == fill_end).any() else gen
-    bars = tok.bar_offsets(p.original)
-    first, last = p.span
-    end = int(np.flatnonzero(p.original == tok.eos_id)[0])
-    mid_end = int(bars[last + 1]) if last + 1 < len(bars) else end
-    suffix = p.original[mid_end:end]
-    if len(suffix):
-        suffix = tok.restate_bar_state(p.original[:mid_end], p.original[int(bars[first]):mid_end], suffix)
-    return np.concatenate([p.original[: int(bars[first])], middle, suffix, [tok.eos_id]])
-
-
-def _result(tok: Tokenizer, p: _Plan, request: GenerationRequest, decoded: Score) -> tuple[Score, Score]:
-    """(piece, generated material) of a decoded draft; see `merge.merge_draft`."""
-    if p.mode == "new":
-        if request.tempo is not None:  # exactly as asked, not the tempo bin's centre
-            decoded.tempos = np.array([(0, request.tempo)], dtype=decoded.tempos.dtype)
-        else:  # the model's tempo bins have centres like 120.31: a score shows 120
-            decoded.tempos["qpm"] = np.round(decoded.tempos["qpm"])
-        if p.syllables and decoded.tracks:
-            singer = decoded.tracks[0]
-            onsets = np.sort(singer.notes["onset"])
-            singer.lyrics = [Lyric(int(tick), text) for tick, text in zip(onsets, p.syllables)]
-        return decoded, decoded
-    if p.mode == "continue":
-        span = (bar_start(decoded, len(tok.bar_offsets(p.original))), None)
-    elif p.mode == "infill_bars":
-        span = (bar_start(decoded, p.span[0]), bar_start(decoded, p.span[1] + 1))
-    else:
-        span = (0, None)
-    return merge_draft(p.prompt, decoded, p.mode, span, tok.config.max_tracks, new_slot=p.slot)
-
-
-def _note_set(score: Score) -> set:
-    return {(t.program, t.is_drum, int(n["pitch"]), int(n["onset"])) for t in score.tracks for n in t.notes}
-
-
-LOOP_SHARE = 0.5
-"""A draft more than this share of whose bars repeat an earlier bar exactly is a loop."""
-
-
-def repeated_bar_share(score: Score) -> float:
-    """Share of the bars with notes that repeat an earlier bar note for note (pitch,
-    place in the bar, length, part): 0.5 for an AABB tune, 0.875 for a 2-bar loop
-    played 8 times."""
-    starts = list(score.bar_starts()) + [score.end_tick() + 1]
-    bars = []
-    for start, stop in zip(starts[:-1], starts[1:]):
-        bar = tuple(sorted((i, int(n["pitch"]), int(n["onset"]) - int(start), int(n["duration"]))
-                           for i, t in enumerate(score.tracks) for n in t.notes
-                           if start <= n["onset"] < stop))
-        if bar:
-            bars.append(bar)
-    return 1 - len(set(bars)) / len(bars) if bars else 0.0
-
-
-def is_degenerate(score: Score) -> bool:
-    """A loop (see `LOOP_SHARE`) or a line of fewer than three pitches: what the model
-    finds most typical, and a composer least useful."""
-    pitches = {int(p) for t in score.tracks if not t.is_drum for p in t.notes["pitch"]}
-    return repeated_bar_share(score) > LOOP_SHARE or (score.note_count() >= 6 and len(pitches) < 3)
-
-
-def rank(drafts: list[Draft], keep: int | None) -> list[Draft]:
-    """With ``keep``: drafts that are not degenerate (`is_degenerate`) first, each group
-    by the model's mean log-likelihood of its tokens, best first; near-duplicates
-    (Jaccard >= 0.9 of notes) dropped. Without: every draft, in seed order.
-
-    The log-likelihood alone rewards loops and monotone lines (a likelihood trap); they
-    are kept only when there are not enough other drafts."""
-    if keep is None:
-        return drafts
-    ordered = sorted(drafts, key=lambda d: (is_degenerate(d.generated), -d.mean_log_likelihood))
-    chosen, seen = [], []
-    for draft in ordered:
-        notes = _note_set(draft.score)
-        if any(len(notes & other) >= 0.9 * max(len(notes | other), 1) for other in seen):
-            continue
-        chosen.append(draft)
-        seen.append(notes)
-        if len(chosen) == keep:
-            break
-    return chosen
 
 
 @torch.inference_mode()
@@ -353,25 +79,28 @@ def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Sc
     resolved = resolve(request)
     model.eval()
     context = model.config.context_length
+    backend = "inductor" if compile is True else compile or None
     longer = request.bars is not None and not (request.infill_bars or request.infill_program)
     if longer and request.bars > (bars_that_fit(request, context) if prompt is None else WINDOW_BARS):
         return _generate_in_windows(model, tokenizer, request, prompt, progress, compile)
-    p = plan(tokenizer, resolved, prompt, context)
+    if resolved.infill_program is not None and prompt is not None:
+        ids, slot = prompt_ids(tokenizer, prompt, extra_program=resolved.infill_program)
+        spans = track_windows(tokenizer, ids, context)
+        if len(spans) > 1:
+            return _infill_track_in_windows(model, tokenizer, resolved, prompt, ids, slot, spans,
+                                            progress, backend)
+    plan = make_plan(tokenizer, resolved, prompt, context)
     drafts = []
-    for start in range(0, request.num_samples, MAX_BATCH):
-        count = min(MAX_BATCH, request.num_samples - start)
-        drafts += _generate_batch(model, tokenizer, resolved, p, start, count,
-                                  "inductor" if compile is True else compile or None)
+    for start, count in _batches(request.num_samples):
+        drafts += _draft_batch(model, tokenizer, resolved, plan, start, count, backend)
         if progress:
             progress(len(drafts))
     return rank(drafts, request.keep)
 
 
-WINDOW_BARS = 16
-"""Bars drafted per pass when a piece is longer than the model can write at once."""
-
-WINDOW_SEED_STRIDE = 1_000_003
-"""Window k of the draft with seed S draws with seed S + k * this (a fixed, distinct seed)."""
+def _batches(num_samples: int):
+    for start in range(0, num_samples, MAX_BATCH):
+        yield start, min(MAX_BATCH, num_samples - start)
 
 
 def _generate_in_windows(model, tok: Tokenizer, request: GenerationRequest, prompt: Score | None,
@@ -406,6 +135,43 @@ def _generate_in_windows(model, tok: Tokenizer, request: GenerationRequest, prom
     return rank(finished, request.keep)
 
 
+def _infill_track_in_windows(model, tok: Tokenizer, resolved: ResolvedRequest, prompt: Score,
+                             ids: np.ndarray, slot: int, spans: list[tuple[int, int]], progress,
+                             backend) -> list[Draft]:
+    """A part written against a prompt longer than one pass: span by span of bars
+    (`plans.track_windows`), each span's other parts read whole; span k of the draft
+    with seed S draws with seed S + k * `WINDOW_SEED_STRIDE`. The prompt comes back
+    untouched, with the new part added."""
+    request = resolved.request
+    whole = tok.decode(ids)
+    new_notes = [[] for _ in range(request.num_samples)]
+    log_likelihood = np.zeros(request.num_samples)
+    tokens = np.zeros(request.num_samples, dtype=np.int64)
+    for k, (lo, hi) in enumerate(spans):
+        plan = track_infill_plan(tok, bar_window(tok, ids, lo, hi), slot, prompt=None)
+        shifted = replace(resolved, request=replace(request, seed=request.seed + k * WINDOW_SEED_STRIDE))
+        offset = bar_start(whole, lo)
+        for start, count in _batches(request.num_samples):
+            for draft in _draft_batch(model, tok, shifted, plan, start, count, backend):
+                notes = draft.score.tracks[slot].notes.copy()
+                notes["onset"] += offset
+                new_notes[draft.index].append(notes)
+                log_likelihood[draft.index] += draft.mean_log_likelihood * draft.tokens_generated
+                tokens[draft.index] += draft.tokens_generated
+        if progress:
+            progress(int(request.num_samples * (k + 1) / len(spans)))
+    drafts = []
+    for index, parts in enumerate(new_notes):
+        decoded = whole.copy()
+        decoded.tracks[slot].notes = np.concatenate(parts)
+        score, generated = merge_draft(prompt, decoded, "infill_track", (0, None), tok.config.max_tracks,
+                                       new_slot=slot)
+        drafts.append(Draft(index=index, seed=request.seed + index, ids=tok.encode(score), score=score,
+                            generated=generated, mean_log_likelihood=float(log_likelihood[index] / max(tokens[index], 1)),
+                            tokens_generated=int(tokens[index])))
+    return rank(drafts, request.keep)
+
+
 def _notes_from(score: Score, tick: int) -> Score:
     """A copy of ``score`` holding only the notes that start at ``tick`` or later."""
     copy = score.copy()
@@ -420,52 +186,51 @@ def _decode_on_device(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def _generate_batch(model, tok: Tokenizer, resolved: ResolvedRequest, p: _Plan, start: int,
-                    count: int, compile_backend: str | None = None) -> list[Draft]:
+def _draft_batch(model, tok: Tokenizer, resolved: ResolvedRequest, plan: Plan, start: int,
+                 count: int, compile_backend: str | None = None) -> list[Draft]:
+    """Rows ``start .. start + count`` of a request, drafted together under ``plan``."""
     request = resolved.request
     device = model.embed.weight.device
-    vocab = tok.vocab
-    exact = (request.bars is not None and not p.syllables) or p.mode in ("infill_bars", "infill_track")
-    state = ConstrainedState(tok, resolved, count, p.target_bars, exact=exact,
-                             start_on_downbeat=p.mode == "new" and not request.pickup,
-                             every_part_every_bar=p.mode in ("new", "continue") and len(resolved.programs) > 1,
-                             mode=p.mode)
-    state.fill_origin[:] = p.fill_origin
-    for token in p.prefix.tolist():
+    state = ConstrainedState(tok, resolved, count, plan.target_bars, exact=plan.exact_bars(resolved),
+                             start_on_downbeat=plan.mode == "new" and not request.pickup,
+                             every_part_every_bar=plan.mode in ("new", "continue") and len(resolved.programs) > 1,
+                             mode=plan.mode)
+    state.fill_origin[:] = plan.fill_origin
+    for token in plan.prefix.tolist():
         state.advance(np.full(count, token))
-    if p.mode in ("infill_bars", "infill_track"):
+    if plan.mode in ("infill_bars", "infill_track"):
         state.body_forbids_meter_and_key()
     state.release()
     # room for the bars asked (a dense bar of piano can take ~100 tokens), within the context
-    max_length = min(model.config.context_length, len(p.prefix) + max(96 * p.target_bars, 256))
-    budget = max_length - len(p.prefix)
-    prefix = torch.as_tensor(p.prefix, device=device).repeat(count, 1)
+    max_length = min(model.config.context_length, len(plan.prefix) + max(96 * plan.target_bars, 256))
+    budget = max_length - len(plan.prefix)
+    prefix = torch.as_tensor(plan.prefix, device=device).repeat(count, 1)
     logits, cache = model.prefill(prefix, max_length=max_length)
     seeds = torch.arange(start, start + count, device=device, dtype=torch.int64) + request.seed
-    finished_id = vocab.id(T.FILL_END) if p.mode in ("infill_bars", "infill_track") else tok.eos_id
+    processors = processors_for(request, (tok.bar_id, tok.eos_id, tok.vocab.id(T.FILL_END)))
+    finished_id = plan.finished_id(tok)
     if _decode_on_device(device):
-        decoder = DeviceDecoder(model, cache, logits, state, tok, request, seeds, budget, finished_id,
-                                compile_backend=compile_backend)
+        decoder = DeviceDecoder(model, cache, logits, state, tok, processors, seeds, budget, finished_id,
+                                penalise=request.repetition_penalty > 1, compile_backend=compile_backend)
         chosen_ids, step_log_probs, length = (t.numpy() for t in decoder.run())
     else:
-        chosen_ids, step_log_probs, length = _decode_on_host(model, cache, logits, state, tok, request,
-                                                             seeds, budget, finished_id)
+        chosen_ids, step_log_probs, length = _decode_on_host(model, cache, logits, state, tok, processors,
+                                                             request.repetition_penalty > 1, seeds, budget,
+                                                             finished_id)
     drafts = []
     for row in range(count):
-        gen = chosen_ids[: length[row], row].tolist()
+        generated = chosen_ids[: length[row], row]
         mean_log_likelihood = float(step_log_probs[: length[row], row].mean()) if length[row] else 0.0
-        if p.mode == "infill_track" and gen and gen[-1] == vocab.id(T.FILL_END):
-            gen = gen + [tok.eos_id]
-        ids = _assemble(tok, p, gen)
-        score, generated = _result(tok, p, request, tok.decode(ids))
+        ids = plan.assemble(tok, generated)
+        score, new = plan.result(tok, resolved, tok.decode(ids))
         drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids, score=score,
-                            generated=generated, mean_log_likelihood=mean_log_likelihood,
+                            generated=new, mean_log_likelihood=mean_log_likelihood,
                             tokens_generated=int(length[row])))
     return drafts
 
 
-def _decode_on_host(model, cache, logits, state: ConstrainedState, tok: Tokenizer,
-                    request: GenerationRequest, seeds: torch.Tensor, budget: int, finished_id: int
+def _decode_on_host(model, cache, logits, state: ConstrainedState, tok: Tokenizer, processors: list,
+                    penalise: bool, seeds: torch.Tensor, budget: int, finished_id: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The decoding loop with the masks built by numpy on the host: chosen ids
     (steps, B), their log-probabilities (steps, B) and each row's length."""
@@ -478,13 +243,11 @@ def _decode_on_host(model, cache, logits, state: ConstrainedState, tok: Tokenize
     done = np.zeros(count, dtype=bool)
     recent = torch.zeros(count, vocab.size, dtype=torch.bool, device=device)
     history = []
-    end_tokens = (tok.bar_id, tok.eos_id, vocab.id(T.FILL_END))
     for step in range(budget):
         mask = state.allowed(tokens_left=budget - step)
         mask[done] = False
         mask[done, tok.pad_id] = True
-        choice, log_probs = choose(logits, mask, request, seeds, step,
-                                   recent if request.repetition_penalty > 1 else None, end_tokens)
+        choice, log_probs = choose(logits, mask, processors, seeds, step, recent if penalise else None)
         step_log_probs[step].copy_(log_probs)
         chosen = choice.cpu().numpy()
         chosen_ids[step] = chosen
@@ -492,7 +255,7 @@ def _decode_on_host(model, cache, logits, state: ConstrainedState, tok: Tokenize
         finished = ~done & (chosen == finished_id)
         length[finished] = step + 1
         done |= finished
-        if request.repetition_penalty > 1:
+        if penalise:
             history.append(choice)
             recent.zero_()
             window = torch.stack(history[-RECENT:], 1)
