@@ -203,3 +203,64 @@ def merge_runs(times, chords: list[Chord]) -> list[tuple[float, float, Chord]]:
         else:
             segments.append((float(times[i]), float(times[i + 1]), chord))
     return segments
+
+
+PER = ("beat", "half", "bar")
+"""Recognition grids: a chord per beat, per half bar or per bar at most."""
+
+
+def meter_grid(score, per: str = "beat", end_tick: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(window boundaries in ticks, strength per window) on the score's meter map, up to
+    ``end_tick`` (default: where the last note ends). A beat is the denominator's note,
+    or a dotted quarter in 6/8, 9/8 and 12/8; strength is 2 at a bar start, 1 at a half
+    bar (even beat counts only), 0 elsewhere."""
+    from ..errors import RequestError
+
+    if per not in PER:
+        raise RequestError(f"unknown chord grid {per!r}: use one of {', '.join(PER)}")
+    end = score.end_tick() if end_tick is None else int(end_tick)
+    meters = score.meter_map()
+    times, strengths = [], []
+    tpq = score.ticks_per_quarter
+    for i, (tick, num, den) in enumerate(meters.tolist()):
+        stop = int(meters["tick"][i + 1]) if i + 1 < len(meters) else max(end, tick + 1)
+        bar = max(1, num * tpq * 4 // den)
+        compound = den == 8 and num % 3 == 0 and num > 3
+        beats = num // 3 if compound else num
+        beat = max(1, bar // beats)
+        step = {"beat": beat, "half": bar // 2 if beats % 2 == 0 else bar, "bar": bar}[per]
+        ticks = np.arange(tick, stop, step, dtype=np.int64)
+        position = (ticks - tick) % bar
+        half = (beats % 2 == 0) & (position * 2 == bar)
+        strengths.append(np.where(position == 0, 2, np.where(half, 1, 0)))
+        times.append(ticks)
+    times_all = np.concatenate(times) if times else np.zeros(1, np.int64)
+    last = times_all[-1] + (times_all[-1] - times_all[-2] if len(times_all) > 1 else tpq)
+    return np.append(times_all, max(last, end)), np.concatenate(strengths)
+
+
+def recognise_score(score, per: str = "beat", params: Params | None = None
+                    ) -> list[tuple[int, int, Chord]]:
+    """(start tick, end tick, chord) segments of a Score's recognised chords, at most one
+    chord per ``per`` (beat, half or bar) on its meter grid; drums are ignored."""
+    bounds, strength = meter_grid(score, per)
+    tracks = [t for t in score.tracks if not t.is_drum]
+    flags = melody_tracks(tracks)
+    notes = np.concatenate([t.notes for t in tracks]) if tracks else None
+    if notes is None or len(notes) == 0:
+        return []
+    melody = np.repeat(np.array(flags, dtype=bool), [len(t.notes) for t in tracks])
+    chords = recognise_notes(notes["onset"], notes["onset"] + notes["duration"],
+                             notes["pitch"], notes["velocity"].astype(np.float64),
+                             bounds.astype(np.float64), strength, params, melody)
+    return [(int(a), int(b), c) for a, b, c in merge_runs(bounds, chords)]
+
+
+def recognised_table(score, per: str = "beat") -> np.ndarray:
+    """A ``score.CHORD_DTYPE`` table of the recognised chords (for ``score.chords``)."""
+    from ..score import CHORD_DTYPE
+    from .symbols import chord_table
+
+    segments = recognise_score(score, per)
+    return chord_table([s for s, _, _ in segments], [c for _, _, c in segments], CHORD_DTYPE)
