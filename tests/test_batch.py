@@ -109,13 +109,15 @@ def test_an_interrupted_batch_goes_on_where_it_stopped(model_dir, tiny_model, tm
 
     monkeypatch.setattr(sample, "generate", stop_at_the_second)
     from tunesmith.drafts import ModelInfo
+    from tunesmith.pipeline import LoadedModel
 
     info = ModelInfo(path=str(model_dir), name="tiny", weights_sha256="x" * 64, corpus="tiny")
+    loaded = LoadedModel(model, tok, info)
     with pytest.raises(KeyboardInterrupt):
-        batch.run_batch(jobs, out, model, tok, info, ["mid"])
+        batch.run_batch(jobs, out, loaded, ["mid"])
     assert list(_journal(out)) == ["dorian", "job-0003", "job-0004"]  # the second draft job was cut
     monkeypatch.setattr(sample, "generate", real)
-    summary = batch.run_batch(jobs, out, model, tok, info, ["mid"])
+    summary = batch.run_batch(jobs, out, loaded, ["mid"])
     assert summary["skipped"] == 1 and summary["done"] == 2 and summary["failed"] == 2
 
 

@@ -16,6 +16,10 @@ Running the same job file again skips the jobs recorded as done, so a run stoppe
 crash or Ctrl-C goes on where it stopped. A bad job is recorded and the batch goes on.
 Nothing is overwritten: a draft whose files exist is skipped if its ``.json`` records the
 same request, seed and weights (a job cut short by a crash), and fails the job if not.
+Each job goes through the same drafting path as `tunesmith generate` (`tunesmith.pipeline`:
+the same checks, provenance and originality check). With ``shard=(I, N)`` a run drafts
+every N-th job from the I-th and keeps its own journal, ``batch.shard-I-of-N.jsonl``;
+`merge_journals` joins them into ``batch.jsonl``.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RequestError, TunesmithError, WriteError
+from .errors import RequestError, TunesmithError
 
 JOURNAL = "batch.jsonl"
 
@@ -78,63 +82,88 @@ def read_jobs(path: str | os.PathLike) -> list[Job]:
     return jobs
 
 
+def select_shard(jobs: list[Job], shard: tuple[int, int] | None) -> list[Job]:
+    """The jobs of shard ``(I, N)`` (from 1): every N-th job of the file, starting with
+    the I-th, so N machines (a SLURM array, one `torchrun` rank per GPU) split a job file
+    without talking to each other, and the shards together are exactly the whole run."""
+    if shard is None:
+        return jobs
+    index, count = shard
+    return [job for position, job in enumerate(jobs) if position % count == index - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise RequestError(f"bad shard {text!r}: use I/N, e.g. 1/4") from None
+    if not 1 <= index <= count:
+        raise RequestError(f"bad shard {text!r}: I must be between 1 and N")
+    return index, count
+
+
+def journal_name(shard: tuple[int, int] | None) -> str:
+    """``batch.jsonl``, or ``batch.shard-I-of-N.jsonl`` for one shard of a run."""
+    return JOURNAL if shard is None else f"batch.shard-{shard[0]}-of-{shard[1]}.jsonl"
+
+
+def _records(out: Path) -> list[dict]:
+    """Every readable record of every journal in ``out`` (shards' and the merged one)."""
+    records = []
+    for journal in sorted(out.glob("batch*.jsonl")):
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:  # a line cut by a crash
+                continue
+    return records
+
+
 def finished_jobs(out: Path) -> set[str]:
-    """Names of the jobs the journal in ``out`` records as done."""
-    journal = out / JOURNAL
-    if not journal.is_file():
-        return set()
-    done = set()
-    for line in journal.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:  # a line cut by a crash
-            continue
-        if record.get("status") == "done":
-            done.add(record["name"])
-    return done
+    """Names of the jobs any journal in ``out`` records as done."""
+    return {record["name"] for record in _records(out) if record.get("status") == "done"}
 
 
-def _journal(out: Path, record: dict) -> None:
+def merge_journals(out: Path) -> Path:
+    """Write ``out/batch.jsonl`` as one journal of every shard's: the last record of each
+    job, in job-file order; the shards' journals are then removed."""
+    from .atomic import write_text
+
+    last: dict[str, dict] = {}
+    for record in _records(out):
+        if record["name"] not in last or record.get("status") == "done":
+            last[record["name"]] = record
+    ordered = sorted(last.values(), key=lambda record: record.get("line", 0))
+    path = out / JOURNAL
+    write_text(path, "".join(json.dumps(record) + "\n" for record in ordered), overwrite=True)
+    for journal in out.glob("batch.shard-*.jsonl"):
+        journal.unlink()
+    return path
+
+
+def _journal(out: Path, name: str, record: dict) -> None:
     """Append one job's record and make it durable before the next job starts."""
-    with open(out / JOURNAL, "a", encoding="utf-8") as handle:
+    with open(out / name, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def _already_written(folder: Path, draft, request, info) -> bool:
-    """Whether ``draft`` is on disk already (same request, seed and weights); raises
-    `WriteError` if other files hold its name."""
-    from .drafts import provenance
-
-    record_path = folder / f"draft-s{draft.seed}.json"
-    taken = sorted(folder.glob(f"draft-s{draft.seed}.*"))
-    if not taken:
-        return False
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = {}
-    expected = provenance(draft, request, info)
-    if record.get("request") == expected["request"] and \
-            record.get("weights_sha256") == expected["weights_sha256"]:
-        return True
-    raise WriteError("already exists and holds another draft (move it, or use another --out)",
-                     taken[0])
-
-
-def run_batch(jobs: list[Job], out: Path, model, tokenizer, info, formats: list[str],
-              progress=None) -> dict:
-    """Draft every job not yet done in ``out``; returns counts and the failures.
+def run_batch(jobs: list[Job], out: Path, loaded, formats: list[str], progress=None,
+              shard: tuple[int, int] | None = None) -> dict:
+    """Draft every job (of ``shard``, if given) not yet done in ``out`` through the one
+    drafting path (`tunesmith.pipeline`); returns counts and the failures.
     ``progress``, if given, is called after each job with (jobs handled, total)."""
-    from .drafts import write_draft
-    from .io import read
-    from .sample import GenerationRequest, generate, resolve
+    from .pipeline import check, draft
+    from .sample import GenerationRequest
 
     out.mkdir(parents=True, exist_ok=True)
     done = finished_jobs(out)
-    summary = {"jobs": len(jobs), "skipped": 0, "done": 0, "failed": 0, "drafts": 0, "failures": []}
-    for handled, job in enumerate(jobs, start=1):
+    mine = select_shard(jobs, shard)
+    journal = journal_name(shard)
+    summary = {"jobs": len(mine), "skipped": 0, "done": 0, "failed": 0, "drafts": 0, "failures": []}
+    for handled, job in enumerate(mine, start=1):
         if job.name in done:
             summary["skipped"] += 1
         else:
@@ -143,29 +172,21 @@ def run_batch(jobs: list[Job], out: Path, model, tokenizer, info, formats: list[
             try:
                 if job.error:
                     raise RequestError(job.error)
-                request = GenerationRequest.from_dict(job.fields)
-                resolve(request)
-                prompt = read(request.prompt) if request.prompt else None
-                drafts = generate(model, tokenizer, request, prompt=prompt)
+                checked = check(GenerationRequest.from_dict(job.fields), job.formats or formats)
                 folder = out / job.name
-                files = []
-                for draft in drafts:
-                    folder.mkdir(exist_ok=True)
-                    if _already_written(folder, draft, request, info):
-                        files += [str(p) for p in sorted(folder.glob(f"draft-s{draft.seed}.*"))]
-                        continue
-                    files += [str(p) for p in write_draft(draft, request, info, folder,
-                                                          job.formats or formats)]
-                record.update(status="done", drafts=len(drafts), files=files)
+                folder.mkdir(exist_ok=True)
+                results = draft(checked, loaded, folder, reuse_same=True)
+                files = [str(p) for result in results for p in result.paths]
+                record.update(status="done", drafts=len(results), files=files)
                 summary["done"] += 1
-                summary["drafts"] += len(drafts)
+                summary["drafts"] += len(results)
             except (TunesmithError, TypeError, ValueError) as exc:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 record.update(status="failed", error=reason)
                 summary["failed"] += 1
                 summary["failures"].append(f"line {job.number} ({job.name}): {reason}")
             record["seconds"] = round(time.perf_counter() - started, 3)
-            _journal(out, record)
+            _journal(out, journal, record)
         if progress:
-            progress(handled, len(jobs))
+            progress(handled, len(mine))
     return summary

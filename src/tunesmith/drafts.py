@@ -25,14 +25,31 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 """The model shipped inside the package (trained by `scripts/train_default.sh`)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelInfo:
-    """What a draft records about the model that wrote it."""
+    """What a draft records about the model that wrote it. ``licence``: the terms its
+    card states (the ``license:`` line of the folder's README.md), which drafts carry."""
 
     path: str
     name: str
     weights_sha256: str
     corpus: str
+    licence: str = "unknown"
+
+
+def draft_stem(seed: int) -> str:
+    """File name (without extension) of the draft with this seed: ``draft-s<SEED>``."""
+    return f"draft-s{seed}"
+
+
+def card_licence(folder: Path) -> str:
+    """The ``license:`` line of a model card's front matter, or "unknown"."""
+    card = folder / "README.md"
+    if card.is_file():
+        for line in card.read_text(encoding="utf-8").splitlines()[:20]:
+            if line.lower().startswith(("license:", "licence:")):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def load_model(folder: str | None, device: str = "cpu", quantize: bool | None = None):
@@ -52,7 +69,7 @@ def load_model(folder: str | None, device: str = "cpu", quantize: bool | None = 
     if quantize if quantize is not None else str(device) == "cpu":
         model = _int8_linears(model)
     digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
-    return model, tokenizer, ModelInfo(str(path), path.name, digest, corpus="unknown")
+    return model, tokenizer, ModelInfo(str(path), path.name, digest, corpus="unknown", licence=card_licence(path))
 
 
 def _int8_linears(model):
@@ -66,19 +83,6 @@ def _int8_linears(model):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def load_index(path: str | None, info: ModelInfo):
-    """The originality index at ``path``, else the model folder's ``originality.npz``,
-    else None (drafts are then not checked)."""
-    from .evaluate.originality import OriginalityIndex
-
-    candidate = Path(path) if path else Path(info.path) / "originality.npz"
-    if path is None and not candidate.is_file():
-        return None
-    index = OriginalityIndex.load(candidate)
-    info.corpus = index.corpus  # the index names the corpus the model learnt from
-    return index
-
-
 def provenance(draft: Draft, request: GenerationRequest, info: ModelInfo) -> dict:
     return {
         "generator": "tunesmith",
@@ -86,6 +90,7 @@ def provenance(draft: Draft, request: GenerationRequest, info: ModelInfo) -> dic
         "model_path": info.path,
         "weights_sha256": info.weights_sha256,
         "training_corpus": info.corpus,
+        "model_licence": info.licence,
         "seed": draft.seed,
         "request": {**request.to_dict(), "seed": draft.seed, "num_samples": 1, "keep": None},
     }
@@ -97,7 +102,7 @@ def write_draft(draft: Draft, request: GenerationRequest, info: ModelInfo, out: 
     result, when one was made); returns the paths written."""
     from .render import render
 
-    stem = f"draft-s{draft.seed}"
+    stem = draft_stem(draft.seed)
     record = provenance(draft, request, info)
     score = draft.score
     score.metadata["title"] = score.metadata.get("title") or f"tunesmith draft, seed {draft.seed}"

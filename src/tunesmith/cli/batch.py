@@ -23,29 +23,32 @@ def register(subparsers) -> None:
                                                    "(a job's own 'format' wins)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--out", required=True, help="output folder: one subfolder per job")
+    p.add_argument("--shard", metavar="I/N",
+                   help="draft only every N-th job from the I-th (one shard per SLURM array task "
+                        "or GPU); shards keep their own journals in --out")
+    p.add_argument("--merge", action="store_true",
+                   help="join the shards' journals in --out into batch.jsonl (drafts nothing)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import torch
+    from ..batch import merge_journals, parse_shard, read_jobs, run_batch
+    from ..pipeline import open_model
+    from ..render import parse_formats
 
-    from ..batch import read_jobs, run_batch
-    from ..drafts import load_model
-    from ..errors import RequestError
-
+    if args.merge:
+        print(f"merged: {merge_journals(Path(args.out))}")
+        return 0
+    shard = parse_shard(args.shard) if args.shard else None
     jobs = read_jobs(args.jobs)  # an unreadable job file fails before the model loads
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise RequestError(f"--device {args.device}: this torch build sees no CUDA GPU")
-    if args.device == "cpu":
-        torch.set_num_threads(min(2, torch.get_num_threads()))
-    model, tokenizer, info = load_model(args.model, args.device)
-    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    formats = parse_formats(args.format)
+    loaded = open_model(args.model, args.device)
     bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="job", file=sys.stderr)
-    summary = run_batch(jobs, Path(args.out), model, tokenizer, info, formats,
+    summary = run_batch(jobs, Path(args.out), loaded, formats, shard=shard,
                         progress=(lambda done, total: bar.update(done - bar.n)) if bar else None)
     if bar:
         bar.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 DEFAULT_FORMATS = "mid"
 
@@ -30,7 +29,10 @@ def register(subparsers) -> None:
                         "let the model end the piece (1 to 64 bars)")
     p.add_argument("--key", help='key and mode, e.g. "D dorian", "F# minor"')
     p.add_argument("--time-signature", help="meter, e.g. 3/4")
-    p.add_argument("--tempo", type=float, help="quarter notes per minute")
+    p.add_argument("--tempo", metavar="BPM",
+                   help="beats per minute of a quarter note, or of a dotted quarter in "
+                        "6/8, 9/8, 12/8; or with its unit: '72 dotted-quarter', '60 half', "
+                        "'q=96' (drafts record quarter notes per minute, qpm)")
     p.add_argument("--program", action="append", default=[], metavar="NAME",
                    help="instrument of a track, GM name or number; repeat for several tracks")
     p.add_argument("--range", dest="pitch_range", metavar="LOW-HIGH", help="pitch range, e.g. C4-C6")
@@ -65,6 +67,22 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON line per draft")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("--out", required=True, help="output folder")
+    # --- small: dynamics ---
+    p.add_argument("--dynamics", choices=("shaped", "flat"), default="shaped",
+                   help="shaped (default): accents by meter, phrases that swell and taper, "
+                        "accompaniment under the melody; flat: every new note as drafted")
+    # --- masks: harmony and idioms ---
+    p.add_argument("--chords", metavar="PROGRESSION",
+                   help='chords to write over, one a bar: "C G Am F"; "|" between bars that hold '
+                        'several (they split the bar evenly): "C G/B | Am | F G7"; repeats over longer '
+                        'drafts; "auto": the model chooses and the draft reports them')
+    p.add_argument("--chords-from", metavar="FILE",
+                   help="write over the chords of this file (its chord symbols, else recognised)")
+    p.add_argument("--end-on-tonic", action=argparse.BooleanOptionalAction, default=None,
+                   help="end the last bar on the tonic chord (default: on for new drafts with "
+                        "--key and no --chords)")
+    p.add_argument("--drum-kit", choices=("gm", "all"), default="gm",
+                   help="gm (default): drums play General MIDI kit pieces only; all: any drum key")
     p.set_defaults(func=run)
 
 
@@ -95,77 +113,71 @@ def build_request(args):
 
     programs = [p.strip() for item in args.program for p in item.split(",") if p.strip()]
     return GenerationRequest(
-        bars=None if args.lyrics else args.bars, key=args.key, time_signature=args.time_signature, tempo=args.tempo,
+        bars=None if args.lyrics else args.bars, key=args.key, time_signature=args.time_signature,
+        tempo=_tempo(args),
         programs=programs, pitch_range=args.pitch_range, chromatic=args.chromatic,
         max_polyphony=args.max_polyphony, notes_per_bar=_notes_per_bar(args.notes_per_bar),
         pickup=args.pickup, lyrics=args.lyrics,
         prompt=args.prompt, infill_bars=args.infill, infill_program=args.infill_track,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
         repetition_penalty=args.repetition_penalty, seed=args.seed,
-        num_samples=args.num_samples, keep=args.keep)
+        num_samples=args.num_samples, keep=args.keep, dynamics=args.dynamics,
+        **_harmony_fields(args))
+
+
+def _harmony_fields(args) -> dict:
+    """The request fields of the harmony and idioms options."""
+    return dict(chords=args.chords, chords_from=args.chords_from, end_on_tonic=args.end_on_tonic,
+                drum_kit=args.drum_kit)
+
+
+def _tempo(args) -> float | None:
+    """``--tempo`` as quarter notes per minute (see `tunesmith.sample.tempo`)."""
+    if args.tempo is None:
+        return None
+    from ..sample.request import parse_time_signature
+    from ..sample.tempo import parse_tempo
+
+    meter = parse_time_signature(args.time_signature) if args.time_signature else None
+    return parse_tempo(args.tempo, meter)
 
 
 def run(args) -> int:
-    from ..errors import WriteError
-    from ..sample import resolve
-    from ..drafts import load_index, load_model, write_draft
-    from ..evaluate.originality import check_originality
+    from ..pipeline import OriginalityPolicy, check, check_outputs, draft, open_model
 
-    request = build_request(args)
-    resolve(request)  # a malformed request fails before the model loads
-    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
-    out = Path(args.out)
-    stems = [f"draft-s{request.seed + i}" for i in range(request.num_samples)]
+    checked = check(build_request(args), args.format)  # request, prompt and formats, before the model
     if not args.overwrite:
-        taken = [p for stem in stems for p in out.glob(f"{stem}.*")]
-        if taken:
-            raise WriteError("already exists (use --overwrite, another --seed or another --out)", taken[0])
-    prompt = None
-    if request.prompt:
-        from ..io import read
-
-        prompt = read(request.prompt)
-    import torch
-
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        from ..errors import RequestError
-
-        raise RequestError(f"--device {args.device}: this torch build sees no CUDA GPU "
-                           "(install a CUDA build of torch, see README)")
-    if args.device == "cpu":
-
-        # A token's step is a few small matrix-vector products: beyond two threads
-        # they only wait on each other (and on a busy machine even two can stall).
-        torch.set_num_threads(min(2, torch.get_num_threads()))
-    model, tokenizer, model_info = load_model(args.model, args.device)
-
-    from ..sample import generate
-
-    bar = _progress(request.num_samples)
-    drafts = generate(model, tokenizer, request, prompt=prompt, progress=bar.update_to if bar else None,
-                      compile=args.compile)
+        check_outputs(checked, args.out)
+    loaded = open_model(args.model, args.device, args.originality_index)
+    bar = _progress(checked.request.num_samples)
+    results = draft(checked, loaded, args.out, overwrite=args.overwrite,
+                    policy=OriginalityPolicy(args.max_copied_bars, args.original_only),
+                    progress=bar.update_to if bar else None, compile=args.compile,
+                    warn=lambda message: print(f"tunesmith: warning: {message}", file=sys.stderr))
     if bar:
         bar.close()
-    index = load_index(args.originality_index, model_info)
-    for draft in drafts:
-        copied = check_originality(draft.generated, index) if index else None
-        if copied and copied["longest_bars"] > args.max_copied_bars:
-            action = "dropped" if args.original_only else "kept"
-            print(f"tunesmith: warning: draft seed {draft.seed} shares {copied['longest_bars']:.1f} bars "
-                  f"with training piece {copied['piece']} ({action})", file=sys.stderr)
-            if args.original_only:
-                continue
-        paths = write_draft(draft, request, model_info, out, formats, overwrite=args.overwrite,
-                            originality=copied)
+    for result in results:
+        if result.dropped:
+            continue
+        one, paths = result.draft, result.paths
         if args.json:
-            print(json.dumps({"seed": draft.seed, "files": [str(p) for p in paths],
-                              "mean_log_likelihood": round(draft.mean_log_likelihood, 4),
-                              "bars": int(len(draft.score.bar_starts())),
-                              "notes": draft.score.note_count()}))
+            print(json.dumps({"seed": one.seed, "files": [str(p) for p in paths],
+                              "mean_log_likelihood": round(one.mean_log_likelihood, 4),
+                              "bars": int(len(one.score.bar_starts())),
+                              "notes": one.score.note_count()}))
         else:
-            print(f"{paths[0]}  (log-likelihood {draft.mean_log_likelihood:.3f}/token, "
-                  f"{draft.score.note_count()} notes)")
+            print(f"{paths[0]}  (log-likelihood {one.mean_log_likelihood:.3f}/token, "
+                  f"{one.score.note_count()} notes, {_tempo_text(one.score)})")
     return 0
+
+
+def _tempo_text(score) -> str:
+    """The draft's first meter and tempo as a musician counts it: ``6/8 at 72
+    dotted-quarter bpm (108 qpm)``."""
+    from ..sample.tempo import describe_tempo
+
+    num, den = (int(x) for x in score.meter_map()[["numerator", "denominator"]][0].tolist())
+    return f"{num}/{den} at {describe_tempo(float(score.tempo_map()['qpm'][0]), (num, den))}"
 
 
 def _progress(total: int):
