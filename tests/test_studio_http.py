@@ -23,7 +23,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from tunesmith.errors import RequestError  # noqa: E402
 from tunesmith.sample import GenerationRequest, resolve  # noqa: E402
 from tunesmith.studio import create_app  # noqa: E402
-from tunesmith.studio.fields import ACTION_FIELDS, all_fields, build_request  # noqa: E402
+from tunesmith.studio.fields import ACTION_FIELDS, NOT_IN_FORM, all_fields, build_request  # noqa: E402
 
 PROMPT = "real-midi/CPJKU__partitura/mozart_k265_var1.mid"
 
@@ -53,8 +53,16 @@ def upload(client, kind, name, data, **fields):
 
 
 def test_the_form_offers_every_request_field_and_builds_what_the_cli_builds():
-    names = {f.name for f in all_fields()} | set(ACTION_FIELDS)
-    assert {f.name for f in dataclasses.fields(GenerationRequest)} <= names
+    names = {f.name for f in all_fields()} | set(ACTION_FIELDS) | set(NOT_IN_FORM)
+    for f in dataclasses.fields(GenerationRequest):  # numbers and switches are always offered;
+        if isinstance(f.default, (bool, int, float)) and not isinstance(f.default, str):  # text waits
+            assert f.name in names, f.name                                         # for a declaration
+    assert {"chords", "form", "dynamics", "lyrics", "key", "programs"} <= names
+    assert "chords_from" not in {f.name for f in all_fields()}  # a server path: never from a page
+    assert build_request({"end_on_tonic": "auto"})[0].end_on_tonic is None
+    assert build_request({"end_on_tonic": "no"})[0].end_on_tonic is False
+    with pytest.raises(RequestError, match="not one of"):
+        build_request({"dynamics": "loud"})
     request, checks = build_request({"bars": "8", "key": "D dorian", "tempo": "96", "programs": "flute, cello",
                                      "notes_per_bar": "4-12", "chromatic": True, "seed": "7",
                                      "keep": "", "original_only": True})
@@ -79,6 +87,8 @@ def test_the_page_and_its_scripts_are_served(client):
     ({"pitch_range": "C6-C4"}, None),
     ({"tempo": "fast"}, "Tempo: 'fast' is not a number"),
     ({"bogus": 1}, "unknown form fields: bogus"),
+    ({"chords_from": "/etc/passwd"}, "unknown form fields: chords_from"),
+    ({"prompt": "/etc/passwd"}, "unknown form fields: prompt"),
     ({"programs": "kazoo of doom"}, None),
     ({"num_samples": "100000"}, "at most 256 drafts"),
 ])

@@ -2,9 +2,10 @@
 
 Jobs run one at a time (the model is loaded once, ~1 s, and drafting already uses the
 cores it is given), each writing only into its own folder, so two tabs drafting at once
-queue rather than collide. A job calls exactly what `tunesmith generate` calls
-(`generate`, `rank`, `check_originality`, `write_draft`); it is split into batches of
-`CHUNK` drafts so that Cancel and progress act between batches.
+queue rather than collide. A job goes through the one drafting path `tunesmith generate` takes
+(`tunesmith.pipeline`: check, draft, rank, originality, write); it is split into
+batches of `CHUNK` drafts so that Cancel and progress act between batches (drafts
+ranked with ``keep`` are drafted in one call, ranked together).
 """
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import queue
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from ..errors import RequestError, TunesmithError
-from ..sample import GenerationRequest, resolve
+from ..sample import GenerationRequest
 from .roll import roll_json
 from .workdir import Workdir, now
 
@@ -43,7 +43,7 @@ class Engine:
         self.workdir = workdir
         self.model_dir = model_dir
         self.device = device
-        self.model = self.tokenizer = self.info = self.index = None
+        self.loaded = self.info = None
         self.load_error: str | None = None
         self._ready = threading.Event()
         self._queue: queue.Queue[str] = queue.Queue()
@@ -64,14 +64,10 @@ class Engine:
             self._thread.start()
 
     def _load(self) -> None:
-        import torch
+        from ..pipeline import open_model
 
-        from ..drafts import load_index, load_model
-
-        if self.device == "cpu":  # as the CLI: beyond two threads a step only waits
-            torch.set_num_threads(min(2, torch.get_num_threads()))
-        self.model, self.tokenizer, self.info = load_model(self.model_dir, self.device)
-        self.index = load_index(None, self.info)
+        self.loaded = open_model(self.model_dir, self.device)
+        self.info = self.loaded.info
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
@@ -82,8 +78,10 @@ class Engine:
     # --- jobs --------------------------------------------------------------------------
     def submit(self, action: str, request: GenerationRequest, checks: dict,
                piece: str | None = None, base_version: int | None = None) -> dict:
-        """Check the request (the CLI's `resolve`), record the job, queue it."""
-        resolve(request)
+        """Check the request (the CLI's `pipeline.check`), record the job, queue it."""
+        from ..pipeline import check
+
+        check(request, "mid")
         if request.num_samples > MAX_DRAFTS:
             raise RequestError(f"at most {MAX_DRAFTS} drafts at once in the studio")
         if self.load_error:
@@ -148,8 +146,8 @@ class Engine:
                 raise Cancelled()
 
     def _draft(self, record: dict) -> None:
-        from ..evaluate.originality import check_originality
-        from ..sample import generate, rank
+        from ..io import read
+        from ..pipeline import OriginalityPolicy, check, draft
 
         self._check_cancel(record)
         if self.load_error:
@@ -158,47 +156,31 @@ class Engine:
         self.workdir.save("jobs", record)
         started = time.perf_counter()
         request = GenerationRequest.from_dict(record["request"])
-        prompt = None
-        if request.prompt:
-            from ..io import read
-
-            prompt = read(request.prompt)
+        prompt = read(request.prompt) if request.prompt else None
         folder = self.workdir.folder("jobs", record["id"])
-        keep_all = request.keep is None
-        drafts = []
-        for start in range(0, request.num_samples, CHUNK):
+        policy = OriginalityPolicy(**record["checks"])
+        # with --keep the drafts are ranked together: one call; else in chunks, shown as they come
+        step = CHUNK if request.keep is None else request.num_samples
+        for start in range(0, request.num_samples, step):
             self._check_cancel(record)
-            part = replace(request, seed=request.seed + start, keep=None,
-                           num_samples=min(CHUNK, request.num_samples - start))
-            chunk = generate(self.model, self.tokenizer, part, prompt=prompt,
-                             progress=lambda done, s=start: self._progress(record, s + done))
-            if keep_all:  # shown as they come
-                self._write(record, chunk, request, folder, check_originality)
-            else:
-                drafts += chunk
-            record["done"] = start + len(chunk)
-        if not keep_all:
-            self._write(record, rank(drafts, request.keep), request, folder, check_originality)
+            part = replace(request, seed=request.seed + start,
+                           num_samples=min(step, request.num_samples - start))
+            results = draft(check(part, "mid", prompt=prompt), self.loaded, folder, overwrite=True,
+                            policy=policy, progress=lambda done, s=start: self._progress(record, s + done))
+            for result in results:
+                if not result.dropped:
+                    self._add(record, result)
+            record["done"] = start + part.num_samples
         record["seconds"] = round(time.perf_counter() - started, 3)
 
     def _progress(self, record: dict, done: int) -> None:
         record["done"] = done
         self._check_cancel(record)
 
-    def _write(self, record: dict, drafts, request: GenerationRequest, folder: Path,
-               check_originality) -> None:
-        from ..drafts import write_draft
-
-        checks = record["checks"]
-        for draft in drafts:
-            copied = check_originality(draft.generated, self.index) if self.index else None
-            flagged = bool(copied and copied["longest_bars"] > checks["max_copied_bars"])
-            if flagged and checks["original_only"]:
-                continue
-            write_draft(draft, request, self.info, folder, ["mid"], overwrite=True,
-                        originality=copied)
-            entry = {"seed": draft.seed, "mean_log_likelihood": round(draft.mean_log_likelihood, 4),
-                     "originality": copied, "copies": flagged,
-                     "notes": draft.score.note_count(), "roll": roll_json(draft.score)}
-            with self._lock:
-                record["drafts"].append(entry)
+    def _add(self, record: dict, result) -> None:
+        one = result.draft
+        entry = {"seed": one.seed, "mean_log_likelihood": round(one.mean_log_likelihood, 4),
+                 "originality": result.originality, "copies": result.copies,
+                 "notes": one.score.note_count(), "roll": roll_json(one.score)}
+        with self._lock:
+            record["drafts"].append(entry)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from ..errors import RequestError
 from ..sample import GenerationRequest
 
-KINDS = ("int", "float", "text", "textarea", "bool", "list", "span", "bars")
+KINDS = ("int", "float", "text", "textarea", "bool", "list", "span", "bars", "choice", "yesno")
 """How a value is typed and parsed: ``list`` is comma-separated, ``span`` is MIN-MAX,
-``bars`` is a number of bars or "auto"."""
+``bars`` is a number of bars or "auto", ``choice`` one of ``options``, ``yesno`` is
+auto (None), yes or no."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,20 @@ FIELDS: list[Field] = [
     Field("lyrics", "Lyrics", "textarea", "",
           'one note per syllable, syllables joined by "-" (the words set the length)',
           placeholder="Twin-kle twin-kle lit-tle star"),
+    Field("chords", "Chords", "text", "", 'one a bar: "Dm G C Am", or "C G/B | Am | F G7", '
+          'or auto', placeholder="none", options=("auto", "Dm G C Am", "Dm7 G7 Cmaj7 A7")),
+    Field("form", "Form", "text", "", 'sections: "AABA", "A8 A8 B8 A8", "verse8 chorus8 verse chorus"',
+          placeholder="through-composed", options=("AABA", "ABAB", "A8 A8 B8 A8")),
+    Field("vary", "Vary repeats", "bool", False, "with a form: repeats keep their rhythm, new pitches"),
+    Field("end_on_tonic", "End on tonic", "yesno", "auto", "end the last bar on the tonic chord",
+          options=("auto", "yes", "no")),
+    Field("dynamics", "Dynamics", "choice", "shaped", "shaped: accents, phrase swells; flat: as drafted",
+          options=("shaped", "flat")),
+    Field("phrase_bars", "Phrase bars", "int", 4, "every phrase's last bar breathes; 0 = off"),
+    Field("max_repeated_bars", "Max repeated bars", "int", 6,
+          "of any 16 bars in a row, at most this many may copy an earlier bar (against loops)"),
+    Field("drum_kit", "Drum kit", "choice", "gm", "gm: General MIDI kit pieces only; all: any key",
+          options=("gm", "all")),
     Field("num_samples", "Drafts", "int", 4, "how many drafts to write", group="sampling"),
     Field("keep", "Keep best", "int", "", "keep the K most typical, near-duplicates dropped",
           group="sampling", placeholder="all"),
@@ -84,23 +99,26 @@ FIELDS: list[Field] = [
 ACTION_FIELDS = ("prompt", "infill_bars", "infill_program")
 """Request fields the studio's actions set (the piece, the selected bars, the part)."""
 
+NOT_IN_FORM = ("chords_from", "rhythm")
+"""Request fields the form does not offer: a server-side file path (a client must never
+name one), and a rhythm plan that `tunesmith song` makes."""
+
 MAX_TEXT = 20_000
 """Longest text one control may hold, in characters (lyrics of a long song fit)."""
 
 
 def all_fields() -> list[Field]:
-    """`FIELDS` plus a plain text box for every request field declared nowhere else."""
-    named = {f.name for f in FIELDS} | set(ACTION_FIELDS)
+    """`FIELDS` plus a control for every number or on/off request field declared nowhere
+    else. An undeclared text field is left out until declared: it might name a file,
+    and a page must not choose what the server reads."""
+    named = {f.name for f in FIELDS} | set(ACTION_FIELDS) | set(NOT_IN_FORM)
     extra = []
     for f in dataclasses.fields(GenerationRequest):
-        if f.name in named:
+        default = f.default
+        if f.name in named or isinstance(default, str) or not isinstance(default, (bool, int, float)):
             continue
-        default = f.default if f.default is not dataclasses.MISSING else ""
-        kind = ("bool" if isinstance(default, bool) else "int" if isinstance(default, int)
-                else "float" if isinstance(default, float) else "list"
-                if f.default_factory is list else "text")  # type: ignore[comparison-overlap]
-        extra.append(Field(f.name, f.name.replace("_", " ").capitalize(), kind,
-                           "" if default is None or kind == "list" else default, group="more"))
+        kind = "bool" if isinstance(default, bool) else "int" if isinstance(default, int) else "float"
+        extra.append(Field(f.name, f.name.replace("_", " ").capitalize(), kind, default, group="more"))
     return FIELDS + extra
 
 
@@ -121,6 +139,11 @@ def _parse(field: Field, value):
         raise RequestError(f"{field.label}: {value!r} is not on or off")
     if value is None:
         return None
+    if field.kind == "yesno":
+        answer = str(value).strip().lower()
+        if answer not in ("", "auto", "yes", "no", "true", "false"):
+            raise RequestError(f"{field.label}: {value!r} is not auto, yes or no")
+        return None if answer in ("", "auto") else answer in ("yes", "true")
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise RequestError(f"{field.label}: expected text or a number")
     text = str(value).strip()
@@ -147,6 +170,8 @@ def _parse(field: Field, value):
             raise RequestError(f"{field.label}: {text!r} is not a number of bars or auto") from None
     if field.kind == "list":
         return [item.strip() for item in text.split(",") if item.strip()]
+    if field.kind == "choice" and text not in field.options:
+        raise RequestError(f"{field.label}: {text!r} is not one of {', '.join(field.options)}")
     if field.kind == "span":
         parts = text.replace(" ", "").split("-")
         try:

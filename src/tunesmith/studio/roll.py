@@ -38,6 +38,12 @@ def chord_rows(score: Score) -> list[list]:
     chords = getattr(score, "chords", None)
     if chords is None or len(chords) == 0:
         return []
+    try:  # the chords engineer's table (tick, root, quality, bass) and its symbols
+        from ..harmony.symbols import table_chords
+
+        return [[int(tick), chord.symbol()] for tick, chord in table_chords(chords)]
+    except (ImportError, AttributeError, KeyError, ValueError, TypeError):
+        pass
     rows = []
     names = getattr(getattr(chords, "dtype", None), "names", None)
     for item in chords:

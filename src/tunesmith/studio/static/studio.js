@@ -48,6 +48,9 @@ function buildForm(fields) {
     let input;
     if (f.kind === "textarea") {
       input = document.createElement("textarea");
+    } else if (f.kind === "choice" || f.kind === "yesno") {
+      input = document.createElement("select");
+      for (const o of f.options) input.appendChild(new Option(o, o));
     } else {
       input = document.createElement("input");
       input.type = f.kind === "bool" ? "checkbox" : "text";
@@ -58,7 +61,7 @@ function buildForm(fields) {
     input.placeholder = f.placeholder || "";
     if (f.kind === "bool") input.checked = !!f.default;
     else input.value = f.default === null || f.default === undefined ? "" : String(f.default);
-    if (f.options && f.options.length) {
+    if (f.options && f.options.length && input.tagName === "INPUT") {
       const list = document.createElement("datalist");
       list.id = `opts-${f.name}`;
       for (const o of f.options) list.appendChild(new Option(o));
