@@ -32,6 +32,7 @@ import symusic
 
 from ..atomic import atomic_path
 from ..errors import ReadError, WriteError
+from ..harmony.markers import chord_marker_texts, chords_from_markers
 from ..score import (KEY_DTYPE, LYRIC_CONTINUES, MODES, NOTE_DTYPE, TEMPO_DTYPE,
                      TIME_SIGNATURE_DTYPE, Lyric, Marker, Score, Track, key_signature_sharps)
 
@@ -253,6 +254,7 @@ def score_from_symusic(sym: symusic.Score, lyrics: bool = True) -> Score:
         _without_duplicates(table) for table in
         (score.tempos, score.time_signatures, score.key_signatures))
     score.markers = [Marker(int(m.time), _clean_text(m.text)) for m in sym.markers]
+    chords_from_markers(score)  # markers that are chord symbols become score.chords
     if lyrics:
         merge_lyric_only_tracks(score)
     return score
@@ -481,6 +483,8 @@ def score_to_symusic(score: Score) -> symusic.Score:
         _ticks32(keys["tick"]), np.array(sharps, dtype=np.int8), minor.astype(np.uint8))
     for marker in score.markers:
         sym.markers.append(symusic.TextMeta(int(marker.tick), marker.text))
+    for tick, text in chord_marker_texts(score):  # chord symbols, one marker a change
+        sym.markers.append(symusic.TextMeta(int(tick), text))
     return sym
 
 

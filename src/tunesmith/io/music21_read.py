@@ -29,6 +29,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import ReadError
+from ..harmony.music21_chords import chords_from_walks
+from ..score import CHORD_DTYPE
 from ..score import (KEY_DTYPE, MODES, NOTE_DTYPE, TEMPO_DTYPE, TIME_SIGNATURE_DTYPE, Lyric,
                      Score, Track)
 
@@ -115,6 +117,7 @@ def score_from_music21(source) -> Score:
     score.tempos = np.array(_changes(tempos), dtype=TEMPO_DTYPE)
     score.time_signatures = np.array(_changes(meters), dtype=TIME_SIGNATURE_DTYPE)
     score.key_signatures = np.array(_changes(keys), dtype=KEY_DTYPE)
+    score.chords = chords_from_walks(walks, tpq, CHORD_DTYPE)  # <harmony>, ABC "Am"
     return score
 
 

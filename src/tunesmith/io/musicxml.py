@@ -26,6 +26,7 @@ import numpy as np
 
 from ..atomic import write_bytes
 from ..errors import WriteError
+from ..harmony.music21_chords import music21_symbols
 from ..score import LYRIC_CONTINUES, MODES, Score, Track, key_signature_sharps
 
 _EXACT_DIVISORS = (8, 6, 12)  # 32nds, sixteenth and 32nd triplets (our token grid): kept as they are
@@ -218,6 +219,8 @@ def _part(score: Score, track: Track, grid: _Grid, end: Fraction, with_tempos: b
             mark = tempo.MetronomeMark(number=round(qpm, 2), referent=1.0)
             mark.placement = "above"  # where editors expect it (MuseScore puts it below)
             part.insert(offset, mark)
+        for offset, symbol in music21_symbols(score, grid.quarters):  # chord symbols
+            part.insert(offset, symbol)
 
     events = _note_events(score, track, grid, keys)
     _attach_lyrics(track, events, grid)
