@@ -13,7 +13,7 @@ import sys
 
 from ..errors import TunesmithError
 
-COMMANDS = ["inspect", "tokenize", "generate", "batch", "render", "prepare", "train", "export", "evaluate", "originality_index", "studio", "chords"]
+COMMANDS = ["inspect", "tokenize", "generate", "batch", "render", "prepare", "train", "export", "evaluate", "originality_index", "studio", "chords", "song"]
 """Subcommand modules, in the order ``tunesmith --help`` lists them."""
 
 

@@ -141,6 +141,11 @@ class GenerationRequest:
     seed: int = 0
     num_samples: int = 1
     keep: int | None = None
+    rhythm: list[list[int]] | None = None
+    """[onset, duration] of every note to write, grid units (12 per quarter) from the
+    downbeat of bar 1, one monophonic part: the notes' times are forced and the model
+    writes their pitches (`sample.rules.rhythm`; `tunesmith song` plans them from the
+    words' stresses)."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -176,6 +181,7 @@ class ResolvedRequest:
 def resolve(request: GenerationRequest) -> ResolvedRequest:
     """Check every field; raise `RequestError` (one line) for the first problem."""
     r = request
+    _check_rhythm(r)
     if r.infill_bars and r.infill_program:
         raise RequestError("choose bar infilling or track infilling, not both")
     if (r.infill_bars or r.infill_program) and not r.prompt:
@@ -238,6 +244,31 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
         r = replace(r, max_polyphony=1, bars=None)  # the syllables set the length
     return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program,
                            syllables)
+
+
+MAX_RHYTHM_NOTES = 240
+"""Most notes a forced rhythm may hold (each note takes three or four of the model's
+1024 tokens)."""
+
+
+def _check_rhythm(r: GenerationRequest) -> None:
+    """One-line errors for a forced rhythm: notes in time order, not overlapping (one
+    voice), durations of 1-384 grid units, all inside ``bars`` of the meter."""
+    if r.rhythm is None:
+        return
+    notes = [tuple(note) for note in r.rhythm]
+    if not notes or len(notes) > MAX_RHYTHM_NOTES:
+        raise RequestError(f"a rhythm holds 1 to {MAX_RHYTHM_NOTES} notes, not {len(notes)}")
+    if any(len(n) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in n) for n in notes):
+        raise RequestError("a rhythm is a list of [onset, duration] whole grid units")
+    for (onset, duration), nxt in zip(notes, notes[1:] + [None]):
+        if onset < 0 or not 1 <= duration <= 384:
+            raise RequestError(f"rhythm note at {onset}: onsets from 0, durations 1-384 grid units")
+        if nxt is not None and onset + duration > nxt[0]:
+            raise RequestError(f"rhythm notes at {onset} and {nxt[0]} overlap or are out of order")
+    if r.prompt or r.lyrics or r.infill_bars or r.infill_program or r.bars is None or not r.time_signature:
+        raise RequestError("a forced rhythm is for a new melody: give bars and a time signature, "
+                           "no prompt and no lyrics")
 
 
 MAX_SYLLABLES = 200

@@ -69,3 +69,6 @@ RULE_BUILDERS: list[Callable[[RuleContext], Rule | None]] = []
 def build_rules(context: RuleContext) -> list[Rule]:
     """The rules a request asks for, in the order of `RULE_BUILDERS`."""
     return [rule for build in RULE_BUILDERS if (rule := build(context)) is not None]
+
+
+from . import rhythm  # noqa: E402,F401  registers its rules
