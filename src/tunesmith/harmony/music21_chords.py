@@ -7,6 +7,7 @@ a MusicXML ``kind`` plus degree changes, which MuseScore and music21 both read b
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -95,3 +96,14 @@ def music21_symbols(score, quarters) -> list[tuple[object, object]]:
     rows = table_chords(np.sort(score.chords, order="tick"))
     offsets = quarters(np.array([tick for tick, _ in rows], dtype=np.int64))
     return [(offset, to_music21(chord)) for offset, (_, chord) in zip(offsets, rows)]
+
+
+_NO_CHORD_XML = re.compile(rb'<root>\s*<root-step text="">[A-G]</root-step>\s*</root>\s*'
+                           rb'(<kind text="N.C.">none</kind>)')
+
+
+def no_chord_xml(data: bytes) -> bytes:
+    """MusicXML with music21's N.C. (a hidden C root, kind ``none``) written as a bare
+    ``<kind text="N.C.">none</kind>``: MuseScore 3 shows the hidden root ("CN.C."),
+    and music21 reads both forms as ``NoChord``."""
+    return _NO_CHORD_XML.sub(rb"\1", data)

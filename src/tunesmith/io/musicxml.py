@@ -26,7 +26,7 @@ import numpy as np
 
 from ..atomic import write_bytes
 from ..errors import WriteError
-from ..harmony.music21_chords import music21_symbols
+from ..harmony.music21_chords import music21_symbols, no_chord_xml
 from ..score import LYRIC_CONTINUES, MODES, Score, Track, key_signature_sharps
 
 _EXACT_DIVISORS = (8, 6, 12)  # 32nds, sixteenth and 32nd triplets (our token grid): kept as they are
@@ -85,7 +85,7 @@ def write_musicxml(score: Score, path: str | os.PathLike, overwrite: bool = Fals
 
     if not overwrite and os.path.exists(path):
         raise WriteError("already exists (pass overwrite to replace it)", path)
-    data = GeneralObjectExporter(score_to_music21(score)).parse()
+    data = no_chord_xml(GeneralObjectExporter(score_to_music21(score)).parse())
     write_bytes(path, data, overwrite=overwrite)
 
 
@@ -219,8 +219,6 @@ def _part(score: Score, track: Track, grid: _Grid, end: Fraction, with_tempos: b
             mark = tempo.MetronomeMark(number=round(qpm, 2), referent=1.0)
             mark.placement = "above"  # where editors expect it (MuseScore puts it below)
             part.insert(offset, mark)
-        for offset, symbol in music21_symbols(score, grid.quarters):  # chord symbols
-            part.insert(offset, symbol)
 
     events = _note_events(score, track, grid, keys)
     _attach_lyrics(track, events, grid)
@@ -231,6 +229,8 @@ def _part(score: Score, track: Track, grid: _Grid, end: Fraction, with_tempos: b
         part.insert(last, note.Rest(quarterLength=end - last))
     if not track.is_drum and events:  # one clef for the part, not a new one every bar
         part.insert(0, clef.bestClef(part, recurse=True))
+    for offset, symbol in music21_symbols(score, grid.quarters) if with_tempos else ():
+        part.insert(offset, symbol)  # chord symbols, after the clef (their pitches are low)
     part.makeRests(fillGaps=True, inPlace=True)
     part.makeNotation(inPlace=True)
     for measure in part.getElementsByClass(stream.Measure):
