@@ -71,14 +71,10 @@ def run(args) -> int:
         from ..io import read
 
         prompt = read(args.prompt)
-    import torch
+    from ..pipeline import open_model
 
-    if args.device == "cpu":
-        torch.set_num_threads(min(2, torch.get_num_threads()))
-    from ..drafts import load_model
-
-    model, tok, _ = load_model(args.model, args.device)
-    for song in draft_songs(model, tok, sections, settings, meter, prompt):
+    loaded = open_model(args.model, args.device)
+    for song in draft_songs(loaded, sections, settings, meter, prompt):
         for path in write_song(song, out, formats, Path(args.words).stem, overwrite=args.overwrite):
             print(path)
     return 0

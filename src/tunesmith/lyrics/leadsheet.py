@@ -58,7 +58,9 @@ def write_lead_sheet(sheet: Score, words: list[SungNote], path: str | os.PathLik
         target.lyrics.append(lyric)
     measures = list(part.getElementsByClass(stream.Measure))
     for marker in sheet.markers:
-        _insert_at(measures, Fraction(marker.tick, tpq), expressions.RehearsalMark(marker.text))
+        mark = expressions.RehearsalMark(marker.text)
+        mark.placement = "above"
+        _insert_at(measures, Fraction(marker.tick, tpq), mark)
     data = GeneralObjectExporter(m21).parse()
     if len(sheet.chords) and b"<harmony" not in data:
         from ..harmony.symbols import table_chords

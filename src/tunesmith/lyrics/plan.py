@@ -36,7 +36,8 @@ _STEPS = (3, 4, 6, 12, 24)
 @dataclass(frozen=True)
 class Meter:
     """Grid lengths of a meter: ``bar``, ``beat`` (dotted quarter in 6/8, 9/8, 12/8) and
-    ``strong`` (the span from one strong beat to the next), in grid units."""
+    ``strong`` (the span from one strong beat to the next: half a bar of four or six
+    beats, a beat of a bar in two, else the bar), in grid units."""
 
     numerator: int
     denominator: int
@@ -54,6 +55,8 @@ class Meter:
     @property
     def strong(self) -> int:
         beats = self.bar // self.beat
+        if beats == 2:  # 2/4, 2/2, 6/8: felt in two, each beat a place for a stress
+            return self.beat
         return self.bar // 2 if beats % 2 == 0 and beats >= 4 else self.bar
 
 

@@ -80,6 +80,8 @@ class Song:
     sheet_words: list[SungNote]
     plan: RhythmPlan
     sections: list[Section] = field(default_factory=list)
+    line_ends: list[int] = field(default_factory=list)
+    """Ticks of each sung line's last note in ``score``, in order."""
 
 
 def voice_range(voice: str) -> str:
@@ -130,35 +132,39 @@ def melody_request(settings: SongSettings, plan: RhythmPlan):
                    seed=settings.seed, num_samples=settings.num_samples)
 
 
-def draft_songs(model, tok, sections: list[Section], settings: SongSettings, meter: Meter,
+def draft_songs(loaded, sections: list[Section], settings: SongSettings, meter: Meter,
                 prompt: Score | None = None) -> list[Song]:
-    """``settings.num_samples`` songs (see the module docstring)."""
-    from ..sample import generate
-
+    """``settings.num_samples`` songs (see the module docstring), drafted through
+    `tunesmith.pipeline` with ``loaded`` (a `pipeline.LoadedModel`)."""
     tunes = tunes_of(sections)
     lines = [line for s in tunes for line in s.syllables]
     if prompt is not None:
-        return [_song_from_melody(model, tok, sections, settings, meter, prompt)]
+        return [_song_from_melody(loaded, sections, settings, meter, prompt)]
     plan = plan_rhythm(lines, meter, settings.tempo, [len(s.lines) for s in tunes])
     songs = []
-    for draft in generate(model, tok, melody_request(settings, plan)):
+    for draft in _draft(loaded, melody_request(settings, plan)):
         melody = draft.score
         melody.tracks[0].name = "melody"
-        full = _accompany(model, tok, melody, settings, draft.seed)
+        full = _accompany(loaded, melody, settings, draft.seed)
         songs.append(_lay_out(full, plan, tunes, sections, meter, draft.seed))
     return songs
 
 
-def _accompany(model, tok, melody: Score, settings: SongSettings, seed: int) -> Score:
-    """The melody with each instrument of the accompaniment written against it."""
-    from ..sample import generate
+def _draft(loaded, req, prompt: Score | None = None):
+    """The drafts of one request, through the one drafting path (nothing written)."""
+    from .. import pipeline
 
+    return [result.draft for result in pipeline.draft(pipeline.check(req, prompt=prompt), loaded)]
+
+
+def _accompany(loaded, melody: Score, settings: SongSettings, seed: int) -> Score:
+    """The melody with each instrument of the accompaniment written against it."""
     score = melody
     for program in ACCOMPANIMENTS[settings.accompaniment]:
         req = request(prompt="(the song's melody)", infill_program=program, key=settings.key,
                       time_signature=settings.time_signature, tempo=settings.tempo,
                       chords=settings.chords, seed=seed, num_samples=1)
-        score = generate(model, tok, req, prompt=score)[0].score
+        score = _draft(loaded, req, prompt=score)[0].score
         score.tracks[-1].name = program.split(" (")[0].split()[-1] if program else "accompaniment"
     return score
 
@@ -185,7 +191,7 @@ def _lay_out(draft: Score, plan: RhythmPlan, tunes: list[Section], sections: lis
     song = _empty_like(draft)
     sheet = _empty_like(draft)
     sheet.tracks = sheet.tracks[:1]
-    words, sheet_words = [], []
+    words, sheet_words, line_ends = [], [], []
     cursor_song = cursor_sheet = plan.line_bars[0]
     sheet_blocks: dict[tuple, tuple[int, int]] = {}   # (tune, notes) -> (sheet bar, verses)
     sheet_seen_words: dict[tuple, set] = {}
@@ -198,7 +204,7 @@ def _lay_out(draft: Score, plan: RhythmPlan, tunes: list[Section], sections: lis
         velocities = melody_notes["velocity"][in_tune]
         sung = _words_for(section, plan, in_tune, onsets, durations, pitches, velocities, meter,
                           blocks[section.tune], tempo)
-        onsets, durations, pitches, velocities, texts = sung
+        onsets, durations, pitches, velocities, texts, last_of_line = sung
         shift = (cursor_song - lo) * meter.bar
         if last_end >= 0 and onsets[0] + shift < last_end + meter.beat:
             cursor_song += 1
@@ -209,6 +215,7 @@ def _lay_out(draft: Score, plan: RhythmPlan, tunes: list[Section], sections: lis
         _copy_chords(draft, song, lo * bar_ticks, hi * bar_ticks, shift * scale)
         song.markers.append(Marker(int(cursor_song * bar_ticks), section.name))
         words += [SungNote(int(o + shift), t, h) for o, (t, h) in zip(onsets, texts) if t is not None]
+        line_ends += [int(round((o + shift) * scale)) for o, last in zip(onsets, last_of_line) if last]
         last_end = int(onsets[-1] + durations[-1] + shift)
         # the lead sheet: each distinct passage once, other words as further verses
         key = (section.tune, tuple(onsets.tolist()), tuple(pitches.tolist()))
@@ -234,7 +241,7 @@ def _lay_out(draft: Score, plan: RhythmPlan, tunes: list[Section], sections: lis
     for w in sheet_words:
         w.onset = int(w.onset * scale)
     song.metadata["title"] = song.metadata.get("title") or "Song"
-    return Song(seed, song, sheet, sheet_words, plan, sections)
+    return Song(seed, song, sheet, sheet_words, plan, sections, line_ends)
 
 
 def _words_for(section, plan, in_tune, onsets, durations, pitches, velocities, meter, block, tempo):
@@ -246,7 +253,7 @@ def _words_for(section, plan, in_tune, onsets, durations, pitches, velocities, m
     first, count, _, block_end = block
     lines = plan.line[in_tune] - first
     texts: list[tuple[str | None, bool]] = []
-    out = [[], [], [], []]
+    out, last_of_line = [[], [], [], []], []
     for k, syllables in enumerate(section.syllables):
         here = lines == k
         ons, durs, pits, vels = onsets[here], durations[here], pitches[here], velocities[here]
@@ -279,8 +286,9 @@ def _words_for(section, plan, in_tune, onsets, durations, pitches, velocities, m
             texts.append((text if begins else None, held and begins))
         for column, values in zip(out, (ons, durs, pits, vels)):
             column.extend(np.asarray(values).tolist())
+        last_of_line += [False] * (len(ons) - 1) + [True]
     arrays = [np.asarray(c, dtype=np.int64) for c in out]
-    return arrays[0], arrays[1], arrays[2], arrays[3], texts
+    return arrays[0], arrays[1], arrays[2], arrays[3], texts, last_of_line
 
 
 def _stresses_fit(syllables, per_note, onsets, meter: Meter) -> bool:
@@ -333,7 +341,7 @@ def _copy_chords(source: Score, target: Score, lo: float, hi: float, shift: floa
     target.chords = np.sort(np.concatenate([target.chords, rows]), order="tick")
 
 
-def _song_from_melody(model, tok, sections, settings, meter, prompt: Score) -> Song:
+def _song_from_melody(loaded, sections, settings, meter, prompt: Score) -> Song:
     """The words set to a melody file's first pitched part (see `align.align`)."""
     track = next((t for t in prompt.tracks if not t.is_drum and len(t.notes)), None)
     if track is None:
@@ -357,7 +365,7 @@ def _song_from_melody(model, tok, sections, settings, meter, prompt: Score) -> S
                    metadata={"title": "Song"})
     melody.tracks.append(Track(name="melody", program=VOICE_PROGRAM))
     _add_notes(melody.tracks[0], ons2, durs2, notes["pitch"][source], notes["velocity"][source], scale)
-    full = _accompany(model, tok, melody, settings, settings.seed)
+    full = _accompany(loaded, melody, settings, settings.seed)
     words, current = [], -1
     for j, s in enumerate(starts):
         if s >= 0:

@@ -206,7 +206,9 @@ def _hyphenator(lang: str):
     import pyphen
 
     code = {"en": "en_US", "nb": "nb_NO"}.get(lang, lang)
-    return pyphen.Pyphen(lang=code, left=1, right=1)
+    # English patterns cut single letters badly with left=1 ("c-ity"); the others need
+    # it for syllables like "o-ben", "a-mi"
+    return pyphen.Pyphen(lang=code, left=2 if lang == "en" else 1, right=2 if lang == "en" else 1)
 
 
 def _split(word: str, lang: str, count: int | None) -> list[str]:
