@@ -42,6 +42,18 @@ def register(subparsers) -> None:
     sets.add_argument("--index", metavar="FILE",
                       help="an originality index (tunesmith originality-index): report the "
                            "longest passage each generated piece shares with it")
+    # --- masks: harmony ---
+    fit = parser.add_argument_group("harmony")
+    fit.add_argument("--harmony", metavar="PATH",
+                     help="drafts (a file or a folder): chord-tone ratio on strong beats and on all "
+                          "notes against their chords, the bass at chord changes, and dissonant "
+                          "onsets between parts (see tunesmith.evaluate.harmony)")
+    fit.add_argument("--chords", metavar="PROGRESSION",
+                     help="with --harmony: the progression the drafts were written over, from bar 1 "
+                          "(default: each file's own chord symbols)")
+    fit.add_argument("--part", metavar="PROGRAM",
+                     help="with --harmony: dissonant onsets of this part against the others "
+                          "(default: every part against the others)")
     parser.add_argument("--out", default="evaluation", metavar="DIR",
                         help="output folder (default: ./evaluation)")
     parser.add_argument("--overwrite", action="store_true",
@@ -53,6 +65,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..atomic import write_text
 
+    if args.harmony is not None:
+        return _harmony(args)
     if args.data is None and args.reference is None and args.generated is None:
         raise RequestError("give --data (with --model) to score likelihood, or --reference "
                            "and --generated to compare music")
@@ -118,6 +132,36 @@ def _compare(args, progress, png_path: Path) -> dict:
         report["originality"] = _originality(args.index, sets["generated"])
     _print_metrics(report)
     return _finite(report)
+
+
+def _harmony(args) -> int:
+    """``--harmony``: one JSON line per draft and one for all of them, on stdout."""
+    from ..evaluate.harmony import harmony_report, progression_changes, summarise
+    from ..gm import program_from_name
+    from ..io import read
+
+    path = Path(args.harmony)
+    if not path.exists():
+        raise RequestError("--harmony: no such file or folder", path)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".mid", ".midi", ".musicxml", ".mxl",
+                                                                     ".xml")) if path.is_dir() else [path]
+    if not files:
+        raise RequestError("--harmony: no MIDI or MusicXML files in the folder", path)
+    program = program_from_name(args.part) if args.part else None
+    reports = []
+    for file in files:
+        score = read(file)
+        chords = progression_changes(score, args.chords) if args.chords else None
+        part = None
+        if program is not None:
+            part = next((i for i, t in enumerate(score.tracks) if t.program == program and not t.is_drum), None)
+            if part is None:
+                raise RequestError(f"--part {args.part}: no such part in the file", file)
+        report = {"file": str(file), **harmony_report(score, chords, part)}
+        reports.append(report)
+        print(json.dumps(report))
+    print(json.dumps({"files": len(reports), **summarise(reports)}))
+    return 0
 
 
 def _originality(index_path: str, generated) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..errors import RequestError
 from ..gm import DRUMS, playable_range, program_from_name, program_name
 from ..score import LYRIC_CONTINUES, MODE_INTERVALS, MODES, PITCH_CLASS_NAMES, parse_key
+from .rules.timeline import minor_scale, resolve_harmony, split_minor_form
 
 FREE_MAX_BARS = 64
 """Most bars a draft of free length (``bars=None``) may have."""
@@ -146,6 +147,17 @@ class GenerationRequest:
     downbeat of bar 1, one monophonic part: the notes' times are forced and the model
     writes their pitches (`sample.rules.rhythm`; `tunesmith song` plans them from the
     words' stresses)."""
+    chords: str | None = None
+    """Chords to write over: "C G Am F" (one a bar), "C G/B | Am | F G7" (``|`` between
+    bars holding several, which split the bar evenly); repeats over longer drafts; or
+    "auto" (the model chooses, the draft reports what it played). See `sample.rules.harmony`."""
+    chords_from: str | None = None
+    """A file whose chords to write over: its own chord symbols, else recognised ones."""
+    end_on_tonic: bool | None = None
+    """End the last bar on the tonic chord; None: yes for a new draft with a key and no
+    progression."""
+    drum_kit: str = "gm"
+    """``gm``: a drum part plays General MIDI kit pieces only; ``all``: any drum key."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -176,6 +188,7 @@ class ResolvedRequest:
     infill_bars: tuple[int, int] | None  # from 0, inclusive
     infill_program: int | None           # GM program of the part to write (128 = drums)
     syllables: list[str] | None = None   # lyrics, one per note ("Twin-" "kle")
+    harmony: object = None               # chords and idioms (`rules.timeline.Harmony`)
 
 
 def resolve(request: GenerationRequest) -> ResolvedRequest:
@@ -188,11 +201,16 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
         raise RequestError("infilling needs a prompt file to fill in")
     if not r.infill_bars and not r.infill_program and r.bars is not None and not 1 <= r.bars <= 256:
         raise RequestError(f"bars must be 1-256, not {r.bars}")
-    key = parse_key(r.key) if r.key else None
+    key_text, minor_form = split_minor_form(r.key)
+    key = parse_key(key_text) if r.key else None
     scale = None
     if key:
         scale = tuple(sorted((key[0] + i) % 12 for i in MODE_INTERVALS[MODES[key[1]]]))
+        scale = minor_scale(key, scale, minor_form)
     meter = parse_time_signature(r.time_signature) if r.time_signature else None
+    harmony = resolve_harmony(r, key, bool(r.prompt))
+    if harmony.bars and meter is None and not r.prompt:
+        meter = (4, 4)  # a progression's bars need a fixed meter: 4/4 unless asked
     if r.tempo is not None and not 20 <= r.tempo <= 400:
         raise RequestError(f"tempo {r.tempo} is outside 20-400 quarters per minute")
     programs = [program_from_name(str(p)) for p in r.programs]
@@ -243,7 +261,7 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
         programs = programs or [LYRICS_PROGRAM]
         r = replace(r, max_polyphony=1, bars=None)  # the syllables set the length
     return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program,
-                           syllables)
+                           syllables, harmony)
 
 
 MAX_RHYTHM_NOTES = 240

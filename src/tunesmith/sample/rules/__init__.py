@@ -72,3 +72,5 @@ def build_rules(context: RuleContext) -> list[Rule]:
 
 
 from . import rhythm  # noqa: E402,F401  registers its rules
+from . import harmony  # noqa: E402,F401  registers its rules (chords; before idioms, which narrow after it)
+from . import idioms  # noqa: E402,F401  registers its rules
