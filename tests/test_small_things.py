@@ -73,3 +73,68 @@ def test_a_mode_added_to_the_table_is_parsed(monkeypatch):
     monkeypatch.setattr(score, "MODES", score.MODES + ("harmonic minor",))
     assert score.parse_key("E harmonic minor") == (4, len(score.MODES) - 1)
     assert score.parse_key("E harm") == (4, len(score.MODES) - 1)
+
+
+@pytest.mark.parametrize("text, meter, qpm", [
+    ("72", None, 72), ("72", (4, 4), 72), ("72", (6, 8), 108), ("72", (12, 8), 108),
+    ("72", (3, 8), 72), ("72 dotted-quarter", None, 108), ("72 dotted quarters", (4, 4), 108),
+    ("72 half", None, 144), ("72 eighth", (6, 8), 36), ("72 quarter", (6, 8), 72),
+    ("q=72", (6, 8), 72), ("q.=72", None, 108), ("dotted quarter = 72", None, 108),
+    ("h = 60", None, 120), ("96 bpm", None, 96),
+])
+def test_tempo_in_the_beat_a_musician_counts(text, meter, qpm):
+    from tunesmith.sample.tempo import parse_tempo
+
+    assert parse_tempo(text, meter) == pytest.approx(qpm)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "72 furlongs", "nan", "inf", "-120", "0",
+                                  "1e308", "q=", "72 dotted", "5000"])
+def test_bad_tempos_are_request_errors(text):
+    from tunesmith.errors import RequestError
+    from tunesmith.sample.tempo import parse_tempo
+
+    with pytest.raises(RequestError, match="tempo"):
+        parse_tempo(text)
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--seed", "99999999999999999999"], "seed 99999999999999999999 is outside 0 to"),
+    (["--seed", "-1"], "seed -1 is outside"),
+    (["--seed", str(2**63 - 2**32 - 2), "--num-samples", "4"], "seed + num_samples"),
+    (["--num-samples", "99999999999999999999"], "more than 1,000,000 drafts"),
+    (["--temperature", "nan"], "temperature must be a finite number"),
+    (["--top-p", "nan"], "top_p must be a finite number"),
+    (["--repetition-penalty", "inf"], "repetition_penalty must be a finite number"),
+    (["--key", ""], "key is empty"), (["--time-signature", ""], "time signature is empty"),
+    (["--time-signature", "999999999999999999999/4"], "is not a meter"),
+    (["--range", ""], "pitch range is empty"),
+    (["--tempo", "72 furlongs"], "bad tempo"), (["--tempo", "nan"], "bad tempo"),
+    (["--key", "Em7"], "'m7' is not a mode"), (["--prompt", ""], "prompt is empty"),
+])
+def test_malformed_requests_are_one_line_before_the_model_loads(args, reason, tmp_path, capsys):
+    from tunesmith.cli import main
+
+    assert main(["generate", *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tunesmith: error:") and "\n" not in err and reason in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_six_eight_at_72_lasts_what_a_musician_expects(tmp_path):
+    """`--tempo 72` in 6/8 counts dotted quarters: 2 bars = 4 beats at 72 = 3.33 s (a
+    quarter-note reading would make it 5 s); the output line names the unit."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tunesmith", "generate", "--bars", "2", "--time-signature",
+         "6/8", "--tempo", "72", "--program", "flute", "--out", str(tmp_path)],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "6/8 at 72 dotted-quarter bpm (108 qpm)" in result.stdout
+    import json
+
+    import tunesmith
+
+    score = tunesmith.read(tmp_path / "draft-s0.mid")
+    assert score.tempo_map()["qpm"][0] == pytest.approx(108, abs=0.01)
+    assert float(score.ticks_to_seconds(score.bar_starts(3 * 6 * 240)[2])) == pytest.approx(10 / 3, abs=0.01)
+    assert json.loads((tmp_path / "draft-s0.json").read_text())["request"]["tempo"] == 108

@@ -79,8 +79,9 @@ def parse_time_signature(text: str) -> tuple[int, int]:
     if not match:
         raise RequestError(f"bad time signature {text!r}: use N/D, e.g. 3/4")
     numerator, denominator = int(match.group(1)), int(match.group(2))
-    if numerator < 1 or denominator not in (1, 2, 4, 8, 16, 32):
-        raise RequestError(f"time signature {text!r} is not a meter")
+    if not 1 <= numerator <= 64 or denominator not in (1, 2, 4, 8, 16, 32):
+        raise RequestError(f"time signature {text!r} is not a meter (1-64 beats of a "
+                           "whole, half, quarter ... 32nd note)")
     return numerator, denominator
 
 
@@ -104,7 +105,8 @@ class GenerationRequest:
         the model end the piece itself, after at least one bar and at most FREE_MAX_BARS.
     key: "D dorian"; scale-only pitches unless ``chromatic`` (then out-of-scale notes
         are allowed as short passing notes, at most an eighth long).
-    time_signature, tempo (quarters per minute), programs (GM names or numbers, one per
+    time_signature, tempo (quarters per minute: the CLI converts "72 dotted-quarter",
+        see `tunesmith.sample.tempo`), programs (GM names or numbers, one per
         track), pitch_range (MIDI, inclusive, pitched tracks only), max_polyphony (notes
         sounding at once), notes_per_bar (min, max per bar over all tracks).
     lyrics: words to set, one note per syllable: syllables of a word joined by ``-``
@@ -142,6 +144,9 @@ class GenerationRequest:
     seed: int = 0
     num_samples: int = 1
     keep: int | None = None
+    dynamics: str = "shaped"
+    """``shaped`` (accents by meter, 4-bar phrase swells, parts balanced; see
+    `tunesmith.sample.dynamics`) or ``flat`` (every new note as the model wrote it)."""
     rhythm: list[list[int]] | None = None
     """[onset, duration] of every note to write, grid units (12 per quarter) from the
     downbeat of bar 1, one monophonic part: the notes' times are forced and the model
@@ -194,6 +199,7 @@ class ResolvedRequest:
 def resolve(request: GenerationRequest) -> ResolvedRequest:
     """Check every field; raise `RequestError` (one line) for the first problem."""
     r = request
+    _check_values(r)
     _check_rhythm(r)
     if r.infill_bars and r.infill_program:
         raise RequestError("choose bar infilling or track infilling, not both")
@@ -262,6 +268,89 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
         r = replace(r, max_polyphony=1, bars=None)  # the syllables set the length
     return ResolvedRequest(r, key, scale, meter, programs, pitch_range, infill, infill_program,
                            syllables, harmony)
+
+
+MAX_RHYTHM_NOTES = 240
+"""Most notes a forced rhythm may hold (each note takes three or four of the model's
+1024 tokens)."""
+
+
+def _check_rhythm(r: GenerationRequest) -> None:
+    """One-line errors for a forced rhythm: notes in time order, not overlapping (one
+    voice), durations of 1-384 grid units, all inside ``bars`` of the meter."""
+    if r.rhythm is None:
+        return
+    notes = [tuple(note) for note in r.rhythm]
+    if not notes or len(notes) > MAX_RHYTHM_NOTES:
+        raise RequestError(f"a rhythm holds 1 to {MAX_RHYTHM_NOTES} notes, not {len(notes)}")
+    if any(len(n) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in n) for n in notes):
+        raise RequestError("a rhythm is a list of [onset, duration] whole grid units")
+    for (onset, duration), nxt in zip(notes, notes[1:] + [None]):
+        if onset < 0 or not 1 <= duration <= 384:
+            raise RequestError(f"rhythm note at {onset}: onsets from 0, durations 1-384 grid units")
+        if nxt is not None and onset + duration > nxt[0]:
+            raise RequestError(f"rhythm notes at {onset} and {nxt[0]} overlap or are out of order")
+    if r.prompt or r.lyrics or r.infill_bars or r.infill_program or r.bars is None or not r.time_signature:
+        raise RequestError("a forced rhythm is for a new melody: give bars and a time signature, "
+                           "no prompt and no lyrics")
+
+
+SEED_LIMIT = 2**63 - 2**32
+"""Seeds run from 0 while ``seed + num_samples`` stays at most this: the sampler's
+seeds are 64-bit, with room above for the seeds of a long piece's later windows."""
+
+MAX_SAMPLES = 1_000_000
+"""Most drafts one request may ask for."""
+
+
+def _check_values(r: GenerationRequest) -> None:
+    """Raise a one-line `RequestError` for a number that is not finite, an integer out
+    of range or an empty string, before anything uses them (the sampler's seeds are
+    int64 tensors: a seed past 2**63 used to end in an OverflowError traceback)."""
+    import math
+
+    for name in ("temperature", "top_p", "min_p", "repetition_penalty", "tempo"):
+        value = getattr(r, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RequestError(f"{name} must be a number, not {value!r}")
+        if not math.isfinite(value):
+            raise RequestError(f"{name} must be a finite number, not {value}")
+    for name in ("bars", "seed", "num_samples", "keep", "top_k", "max_polyphony"):
+        value = getattr(r, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise RequestError(f"{name} must be a whole number, not {value!r}")
+    if r.num_samples > MAX_SAMPLES:
+        raise RequestError(f"num_samples {r.num_samples} is more than {MAX_SAMPLES:,} drafts")
+    if not 0 <= r.seed or r.seed + max(r.num_samples, 1) > SEED_LIMIT:
+        raise RequestError(f"seed {r.seed} is outside 0 to {SEED_LIMIT - max(r.num_samples, 1)} "
+                           f"(seed + num_samples must stay within 2**63 - 2**32)")
+    for name in ("key", "time_signature", "pitch_range", "prompt", "infill_bars",
+                 "infill_program"):
+        value = getattr(r, name)
+        if value is not None and not str(value).strip():
+            raise RequestError(f"{name.replace('_', ' ')} is empty: leave it out or give one")
+    if any(not str(p).strip() for p in r.programs):
+        raise RequestError("an instrument name is empty: give a GM name or number")
+    from .dynamics import check_mode
+
+    check_mode(r.dynamics)
+
+
+def _check_form(r: GenerationRequest) -> None:
+    """One-line errors for the form fields (`sample.form` parses ``form`` itself)."""
+    limit = r.max_repeated_bars
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise RequestError(f"max repeated bars must be a whole number of at least 0 (or None), not {limit!r}")
+    if isinstance(r.phrase_bars, bool) or not isinstance(r.phrase_bars, int) or not 0 <= r.phrase_bars <= 64:
+        raise RequestError(f"phrase bars must be 0 (off) to 64, not {r.phrase_bars!r}")
+    if r.vary and not r.form:
+        raise RequestError("--vary re-drafts a form's repeated sections: give --form too")
+    if r.form is not None:
+        from .form import parse_form
+
+        parse_form(r.form, r.bars)
 
 
 MAX_RHYTHM_NOTES = 240
