@@ -23,8 +23,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "render", help="write MIDI, MusicXML, WAV/FLAC (with stems) and a piano roll",
         description="Render a music file for DAWs (MIDI), notation editors (MusicXML), "
-                    "listening and layering (WAV/FLAC at 44.1 kHz, normalized to -16 dBFS "
-                    "RMS with peaks at most -1 dBFS) and a first look (PNG piano roll).")
+                    "listening and layering (WAV/FLAC at 44.1 kHz, the backing normalized to "
+                    "-16 dBFS RMS with peaks at most -1 dBFS, whatever vocal is layered) and a "
+                    "first look (PNG piano roll).")
     parser.add_argument("file", help="a MIDI, MusicXML, ABC or **kern file")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--format", default=DEFAULT_FORMATS, metavar="LIST",
@@ -43,7 +44,12 @@ def register(subparsers) -> None:
                         help="where the take starts on the backing's timeline; negative "
                              "cuts the take's start (default 0)")
     parser.add_argument("--vocals-gain", type=float, default=0.0, metavar="DB",
-                        help="gain applied to the take in dB (default 0)")
+                        help="gain in dB applied to the take as read (default 0: its own "
+                             "level); the vocals stem is exactly that, the backing is "
+                             "normalized without it")
+    parser.add_argument("--no-normalize", dest="normalize", action="store_false",
+                        help="keep the synthesizer's own level (gain 1) instead of "
+                             "normalizing the backing to -16 dBFS RMS")
     parser.add_argument("--name", metavar="STEM",
                         help="file-name stem of the outputs (default: FILE's name)")
     parser.add_argument("--index", type=int, default=0, metavar="N",
@@ -57,7 +63,7 @@ def run(args) -> int:
     paths = render(score, args.format, args.out, stem=args.name or Path(args.file).stem,
                    stems=args.stems, soundfont=args.soundfont, vocals=args.vocals,
                    vocals_offset=args.vocals_offset, vocals_gain_db=args.vocals_gain,
-                   overwrite=args.overwrite, progress=True)
+                   overwrite=args.overwrite, progress=True, normalize=args.normalize)
     for group in paths.values():
         for path in group:
             print(path)

@@ -100,16 +100,20 @@ def render(score: Score, formats: str | Iterable[str], out_dir: str | os.PathLik
            stem: str = "score", stems: bool = False, soundfont: str | os.PathLike | None = None,
            vocals: str | os.PathLike | None = None, vocals_offset: float = 0.0,
            vocals_gain_db: float = 0.0, overwrite: bool = False,
-           progress: bool = False) -> dict[str, list[Path]]:
+           progress: bool = False, normalize: bool = True) -> dict[str, list[Path]]:
     """Write ``score`` in each of ``formats`` into ``out_dir``; return the paths by format.
 
     ``stems`` adds one audio file per track. ``vocals`` (a WAV/FLAC/... recording, any
     sample rate or channel count) is mixed over the backing ``vocals_offset`` seconds
-    after its start, at ``vocals_gain_db`` dB, and also written as the ``vocals`` stem.
+    after its start, at ``vocals_gain_db`` dB relative to the take as read (0: its own
+    level), and also written as the ``vocals`` stem: the stem is exactly that.
     ``soundfont`` picks a .sf2 other than the default General MIDI one.
 
-    Audio is loudness-normalized (see `audio.normalize`: RMS -16 dBFS, peaks at most
-    -1 dBFS) with one gain for the mix and all stems, so the stems still sum to the mix.
+    The backing (the score's audio) is loudness-normalized (see `audio.normalize`: RMS
+    -16 dBFS, peaks at most -1 dBFS) with one gain for its mix and all its stems, found
+    without the vocal, so a stem is the same whatever take is layered over it; the stems
+    sum to the mix. ``normalize=False`` keeps the synthesizer's own level (gain 1). A mix
+    that would pass full scale is clipped, with a warning on stderr.
     Every path is checked first: if any exists and ``overwrite`` is false, ``WriteError``
     is raised before anything is written.
     """
@@ -150,7 +154,9 @@ def render(score: Score, formats: str | Iterable[str], out_dir: str | os.PathLik
     if audio_formats:
         tracks = render_audio(score, soundfont=soundfont, stems=stems or take is not None,
                               vocals=take, vocals_offset=vocals_offset,
-                              vocals_gain_db=vocals_gain_db, progress=progress)
+                              vocals_gain_db=vocals_gain_db, progress=progress,
+                              normalize=normalize)
+        _warn_if_clipping(tracks[0])
         from .audio import write_audio
 
         for fmt in audio_formats:
@@ -162,27 +168,38 @@ def render(score: Score, formats: str | Iterable[str], out_dir: str | os.PathLik
 def render_audio(score: Score, *, soundfont: str | os.PathLike | None = None,
                  stems: bool = False, vocals: np.ndarray | None = None,
                  vocals_offset: float = 0.0, vocals_gain_db: float = 0.0,
-                 progress: bool = False) -> list[np.ndarray]:
-    """Normalized stereo float32 audio at 44.1 kHz: ``[mix]``, or with ``stems``
+                 progress: bool = False, normalize: bool = True) -> list[np.ndarray]:
+    """Stereo float32 audio at 44.1 kHz: ``[mix]``, or with ``stems``
     ``[mix, track 1, ..., track N(, vocals)]``, all the same length, stems summing to the
-    mix. ``vocals`` is a take from `vocals.load_take`, placed by `vocals.place_take`."""
-    from .audio import SAMPLE_RATE, normalize, synthesize
+    mix. The backing is normalized (``normalize``) by a gain found before the vocal is
+    added; ``vocals`` is a take from `vocals.load_take`, placed by `vocals.place_take`
+    at ``vocals_gain_db`` dB relative to the take as read, never normalized."""
+    from . import audio as _audio
 
-    parts = synthesize(score, soundfont, per_track=stems, progress=progress)
-    if vocals is not None:
-        from .vocals import place_take
+    parts = _audio.synthesize(score, soundfont, per_track=stems, progress=progress)
+    backing = parts[0] if len(parts) == 1 else np.sum(parts, axis=0, dtype=np.float32)
+    gain = np.float32(_audio.normalize(backing) if normalize else 1.0)
+    for part in parts:
+        part *= gain
+    if len(parts) > 1:
+        backing *= gain
+    if vocals is None:
+        return [backing] + (parts if stems else [])
+    from .vocals import place_take
 
-        take = place_take(vocals, len(parts[0]), SAMPLE_RATE, vocals_offset, vocals_gain_db)
-        length = len(take)
-        parts = [np.pad(p, ((0, length - len(p)), (0, 0))) for p in parts] + [take]
-    if not stems and vocals is None:
-        mix, parts = parts[0], []
-    else:
-        mix = np.sum(parts, axis=0, dtype=np.float32)
-    gain = np.float32(normalize(mix))
-    for audio in [mix] + parts:
-        audio *= gain
-    return [mix] + parts
+    take = place_take(vocals, len(backing), _audio.SAMPLE_RATE, vocals_offset, vocals_gain_db)
+    parts = [np.pad(p, ((0, len(take) - len(p)), (0, 0))) for p in parts] + [take]
+    return [np.pad(backing, ((0, len(take) - len(backing)), (0, 0))) + take] + parts
+
+
+def _warn_if_clipping(mix: np.ndarray) -> None:
+    """One line on stderr when ``mix`` passes full scale (it will be clipped on writing):
+    a loud vocal take, or ``normalize=False`` on a synthesizer output above 0 dBFS."""
+    peak = max(float(mix.max()), -float(mix.min())) if mix.size else 0.0
+    if peak > 1.0:
+        print(f"tunesmith: warning: the mix peaks at {20 * np.log10(peak):+.1f} dBFS and is "
+              "clipped when written: lower --vocals-gain, or leave normalization on",
+              file=sys.stderr)
 
 
 class _CallableModule(types.ModuleType):
