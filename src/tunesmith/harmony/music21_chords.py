@@ -14,7 +14,9 @@ import numpy as np
 
 from .symbols import _BY_INTERVALS, NO_CHORD, Chord, table_chords
 
-# our quality -> (MusicXML/music21 kind, [(modType, degree, semitone alteration)])
+# our quality -> (MusicXML/music21 kind, [(modType, degree, semitone alteration)]). Only
+# MusicXML's own kind values (music21's "suspended-fourth-seventh" shows as garbage in
+# MuseScore); an added degree 7 is the minor seventh, as MuseScore writes and reads it.
 _KIND = {
     "maj": ("major", []), "min": ("minor", []), "dim": ("diminished", []),
     "aug": ("augmented", []), "sus2": ("suspended-second", []),
@@ -23,13 +25,14 @@ _KIND = {
     "maj7": ("major-seventh", []), "min7": ("minor-seventh", []),
     "dim7": ("diminished-seventh", []), "hdim7": ("half-diminished-seventh", []),
     "minmaj7": ("minor-major-seventh", []), "aug7": ("augmented-seventh", []),
-    "7b5": ("seventh-flat-five", []), "7sus4": ("suspended-fourth-seventh", []),
+    "7b5": ("dominant-seventh", [("alter", 5, -1)]),
+    "7sus4": ("suspended-fourth", [("add", 7, 0)]),
     "add9": ("major", [("add", 9, 0)]), "madd9": ("minor", [("add", 9, 0)]),
     "69": ("major-sixth", [("add", 9, 0)]), "9": ("dominant-ninth", []),
     "maj9": ("major-ninth", []), "min9": ("minor-ninth", []),
     "7b9": ("dominant-seventh", [("add", 9, -1)]),
     "7#9": ("dominant-seventh", [("add", 9, 1)]),
-    "9sus4": ("suspended-fourth-seventh", [("add", 9, 0)]),
+    "9sus4": ("suspended-fourth", [("add", 7, 0), ("add", 9, 0)]),
     "11": ("dominant-11th", []), "min11": ("minor-11th", []), "13": ("dominant-13th", []),
     "maj13": ("major-13th", []), "min13": ("minor-13th", []),
 }
@@ -60,7 +63,13 @@ def from_music21(symbol) -> Chord:
     root = symbol.root().pitchClass
     bass_pitch = symbol.bass()
     bass = root if bass_pitch is None else bass_pitch.pitchClass
-    tones = frozenset((p.pitchClass - root) % 12 for p in symbol.pitches) | {0}
+    tones = {(p.pitchClass - root) % 12 for p in symbol.pitches} | {0}
+    for step in symbol.getChordStepModifications():  # MusicXML's added 7 is the minor 7th
+        if step.modType == "add" and step.degree == 7:
+            alter = int(step.interval.semitones) if step.interval is not None else 0
+            tones.discard((11 + alter) % 12)
+            tones.add((10 + alter) % 12)
+    tones = frozenset(tones)
     found = [q for q in (_BY_INTERVALS.get(tones), _BY_INTERVALS.get(tones - {(bass - root) % 12}))
              if q is not None]
     steps = len(symbol.getChordStepModifications())
