@@ -123,10 +123,12 @@ def test_malformed_requests_are_one_line_before_the_model_loads(args, reason, tm
 
 def test_six_eight_at_72_lasts_what_a_musician_expects(tmp_path):
     """`--tempo 72` in 6/8 counts dotted quarters: 2 bars = 4 beats at 72 = 3.33 s (a
-    quarter-note reading would make it 5 s); the output line names the unit."""
+    quarter-note reading would make it 5 s); the output line names the unit. The draft
+    also carries the model's licence."""
     result = subprocess.run(
         [sys.executable, "-m", "tunesmith", "generate", "--bars", "2", "--time-signature",
-         "6/8", "--tempo", "72", "--program", "flute", "--out", str(tmp_path)],
+         "6/8", "--tempo", "72", "--program", "flute", "--format", "mid,musicxml",
+         "--out", str(tmp_path)],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "6/8 at 72 dotted-quarter bpm (108 qpm)" in result.stdout
@@ -137,4 +139,9 @@ def test_six_eight_at_72_lasts_what_a_musician_expects(tmp_path):
     score = tunesmith.read(tmp_path / "draft-s0.mid")
     assert score.tempo_map()["qpm"][0] == pytest.approx(108, abs=0.01)
     assert float(score.ticks_to_seconds(score.bar_starts(3 * 6 * 240)[2])) == pytest.approx(10 / 3, abs=0.01)
-    assert json.loads((tmp_path / "draft-s0.json").read_text())["request"]["tempo"] == 108
+    record = json.loads((tmp_path / "draft-s0.json").read_text())
+    assert record["request"]["tempo"] == 108
+    # the default model's licence is non-commercial: every draft says so, where users look
+    assert record["model_licence"].startswith("non-commercial")
+    assert b"licence: non-commercial" in (tmp_path / "draft-s0.mid").read_bytes()
+    assert "licence: non-commercial" in (tmp_path / "draft-s0.musicxml").read_text()

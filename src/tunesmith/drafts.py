@@ -107,6 +107,8 @@ def write_draft(draft: Draft, request: GenerationRequest, info: ModelInfo, out: 
     score = draft.score
     score.metadata["title"] = score.metadata.get("title") or f"tunesmith draft, seed {draft.seed}"
     score.metadata["provenance"] = json.dumps(record, sort_keys=True)
+    score.metadata["licence"] = (f"drafted by model {info.name}, licence: {info.licence} "
+                                 "(see the model card, README.md in its folder)")
     written = render(score, formats, out, stem=stem, overwrite=overwrite)
     json_path = out / f"{stem}.json"
     record.update({"originality": originality, "mean_log_likelihood": draft.mean_log_likelihood,
