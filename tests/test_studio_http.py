@@ -281,3 +281,22 @@ def test_drafting_through_the_api_and_cancel_of_a_queued_job(tmp_path):
         piece = client.post("/api/choose", json={"job": done["id"], "seed": 4}).json()
         assert piece["versions"][0]["seed"] == 4 and piece["title"].startswith("G major")
         one_line_error(client.post("/api/choose", json={"job": done["id"], "seed": 99}), 404)
+
+
+def test_the_roll_the_page_draws_holds_notes_bars_tempos_chords_and_lyrics():
+    from tunesmith.harmony import parse_chord
+    from tunesmith.harmony.symbols import chord_table
+    from tunesmith.score import CHORD_DTYPE, Lyric, Score, Track, make_notes
+    from tunesmith.studio.roll import roll_json
+
+    melody = Track("Flute", 73, notes=make_notes([0, 480, 1920], [480, 480, 960], [62, 65, 67], [80, 90, 100]),
+                   lyrics=[Lyric(0, "Hal-"), Lyric(480, "le")])
+    score = Score(480, [melody], tempos=[(0, 90.0), (1920, 120.0)], time_signatures=[(0, 4, 4)])
+    score.chords = chord_table([0, 1920], [parse_chord("Dm"), parse_chord("G7")], CHORD_DTYPE)
+    roll = roll_json(score)
+    assert roll["tracks"][0]["notes"] == [0, 480, 62, 80, 480, 480, 65, 90, 1920, 960, 67, 100]
+    assert roll["bars"] == [0, 1920, 2880] and roll["end"] == 2880  # bar starts, then the end
+    assert roll["tempos"] == [[0, 90.0], [1920, 120.0]]
+    assert roll["chords"] == [[0, "Dm"], [1920, "G7"]]
+    assert roll["lyrics"] == [[0, "Hal-"], [480, "le"]]
+    json.dumps(roll)  # what the page gets

@@ -147,12 +147,13 @@ class Roll {
     });
     g.fillStyle = "#1d2230";
     for (const [tick, text] of d.lyrics) g.fillText(text, this.x(tick), this.h - 4);
-    let lx = this.w - this.right - 4;  // legend: part names in their colours
-    g.textAlign = "right";
-    d.tracks.forEach((t, k) => {
-      const name = t.name || `part ${k + 1}`;
-      g.fillStyle = COLOURS[k % COLOURS.length]; g.fillText(name, lx, 10);
-      lx -= g.measureText(name).width + 10;
+    // legend: part names in their colours, on a white box over the bar numbers
+    const names = d.tracks.map((t, k) => t.name || `part ${k + 1}`);
+    const widths = names.map((n) => g.measureText(n).width + 10);
+    let lx = this.w - this.right - widths.reduce((a, b) => a + b, 0);
+    g.fillStyle = "rgba(255,255,255,0.92)"; g.fillRect(lx - 4, 0, this.w - lx + 4, 13);
+    names.forEach((name, k) => {
+      g.fillStyle = COLOURS[k % COLOURS.length]; g.fillText(name, lx, 10); lx += widths[k];
     });
     this.base = base;
     this.draw();
@@ -160,6 +161,7 @@ class Roll {
   draw() {
     const g = this.canvas.getContext("2d");
     g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, this.canvas.width, this.canvas.height);
     g.drawImage(this.base, 0, 0);
     g.scale(this.dpr, this.dpr);
     if (this.sel) {
@@ -241,9 +243,10 @@ async function poll() {
 function originalityText(d) {
   const o = d.originality;
   if (!o) return ["not checked", ""];
-  if (!o.longest_bars) return ["original", ""];
-  const text = `shares ${o.longest_bars.toFixed(1)} bars with ${o.title || o.piece}`;
-  return [text, d.copies ? "copied" : ""];
+  if (!o.longest_bars) return ["original: shares no passage with the training music", ""];
+  const source = o.title || o.piece;
+  if (d.copies) return [`copies ${o.longest_bars.toFixed(1)} bars of ${source}`, "copied"];
+  return [`original: at most ${o.longest_bars.toFixed(1)} bars in common (with ${source})`, ""];
 }
 
 function addDraft(job, d) {
@@ -252,8 +255,8 @@ function addDraft(job, d) {
   card.className = "draft"; card.dataset.seed = d.seed;
   const [orig, cls] = originalityText(d);
   card.innerHTML = `<div class="head"><strong>seed ${d.seed}</strong>
-      <span title="mean log-likelihood per token (higher: more typical)">score ${d.mean_log_likelihood.toFixed(3)}</span>
-      <span class="orig ${cls}">${orig.replace(/</g, "&lt;")}</span></div>
+      <span title="the model's mean log-likelihood per token (higher: more typical)">log-likelihood ${d.mean_log_likelihood.toFixed(3)}</span></div>
+    <div class="orig ${cls}" title="longest passage shared with a training piece">${orig.replace(/</g, "&lt;")}</div>
     <canvas class="roll"></canvas>
     <audio controls preload="none" src="${base}/wav"></audio>
     <div class="row"><button class="use" type="button">Use this</button>
