@@ -186,3 +186,23 @@ def test_score_copy_and_resample_carry_chords():
     assert [t for t, _ in _chords(half)] == [t // 2 for t, _ in _chords(score)]
     assert [s for _, s in _chords(half)] == SYMBOLS
     assert Chord(0) == table_chords(score.chords)[0][1]
+
+
+def test_inspect_lists_the_chords(tmp_path):
+    path = tmp_path / "tune.abc"
+    path.write_text(ABC)
+    code, out, _ = _cli("inspect", str(path), "--json")
+    assert code == 0
+    assert [(c["tick"], c["symbol"]) for c in json.loads(out)["pieces"][0]["chords"]] == ABC_CHORDS
+    code, out, _ = _cli("inspect", str(path))
+    assert "  chords: C at 0, Am at 1920, F/A at 2880, G7 at 3840, N.C. at 5760" in out
+
+
+def test_the_piano_roll_writes_each_chord_symbol_above_its_bar():
+    from tunesmith.render.pianoroll import draw_pianoroll
+
+    score = _lead_sheet()
+    ax = draw_pianoroll(score).axes[0]
+    shown = [(int(round(t.get_position()[0])), t.get_text()) for t in ax.texts]
+    assert shown == _chords(score)
+    assert all(t.get_position()[1] > 1 for t in ax.texts)  # above the plot, in axes units

@@ -1,7 +1,7 @@
 """``tunesmith inspect FILE [--json] [--index N]``: what a music file holds.
 
 Prints, per piece, the tracks (name, GM program, drums, note count, pitch range), tempos,
-meters, keys, lyrics, markers, length in seconds and bars, and ticks per quarter. A
+meters, keys, chord symbols, lyrics, markers, length in seconds and bars, and ticks per quarter. A
 tunebook (an ABC file of several tunes) reports every tune, or only tune ``--index N``
 (0-based). ``--json`` prints one JSON object: ``{"path", "pieces": [...]}``.
 """
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from .. import gm
+from ..harmony.symbols import table_chords
 from ..io import read, read_pieces
 from ..score import PITCH_CLASS_NAMES, Lyric, Score, key_name, lyrics_text
 
@@ -80,6 +83,8 @@ def summarize(score: Score, index: int = 0) -> dict:
                    "first": [{"tick": lyric.tick, "track": i, "text": lyric.text}
                              for i, lyric in lyrics[:SHOWN]]},
         "markers": [{"tick": m.tick, "text": m.text} for m in score.markers],
+        "chords": [{"tick": tick, "symbol": chord.symbol()}
+                   for tick, chord in table_chords(np.sort(score.chords, order="tick"))],
         "recovered": score.metadata.get("recovered"),
     }
 
@@ -113,6 +118,7 @@ def format_summary(s: dict, several: bool = False) -> str:
     lines.append("  meters: " + _listing(s["time_signatures"],
                                          lambda x: f"{x['meter']} at {x['tick']}"))
     lines.append("  keys: " + _listing(s["keys"], lambda x: f"{x['key']} at {x['tick']}"))
+    lines.append("  chords: " + _listing(s["chords"], lambda x: f"{x['symbol']} at {x['tick']}"))
     lyric_words = lyrics_text([Lyric(x["tick"], x["text"]) for x in s["lyrics"]["first"]])
     lines.append(f"  lyrics: {s['lyrics']['count']}"
                  + (f" ({lyric_words} ...)" if lyric_words else ""))

@@ -2,7 +2,7 @@
 
 Time runs left to right in bars (numbered from 1, with a line at each bar start), pitch
 bottom to top; each track has its own colour, named in the legend; lyrics are written
-just above the notes they are sung on. Drawn with matplotlib's object API (no pyplot
+just above the notes they are sung on; chord symbols (``score.chords``) above the bars. Drawn with matplotlib's object API (no pyplot
 state), so it is safe to call from any thread or process.
 """
 from __future__ import annotations
@@ -48,6 +48,7 @@ def draw_pianoroll(score: Score):
         _draw_lyrics(ax, track)
     ax.vlines(bars, low - 2, high + 2, colors="0.55", linewidths=0.6, zorder=0)
     _bar_numbers(ax, bars)
+    _draw_chords(ax, score, end)
     ax.set_xlim(0, end)
     ax.set_ylim(low - 2, high + 3)
     octaves = np.arange((low - 2) // 12 * 12 + 12, high + 3, 12)  # label every C: C4 = 60
@@ -98,3 +99,20 @@ def _draw_lyrics(ax, track) -> None:
                  else notes["pitch"][np.argmin(np.abs(onsets - lyric.tick))])
         ax.text(lyric.tick, float(pitch) + 0.7, lyric.text, fontsize=7, va="bottom",
                 ha="left", clip_on=True)
+
+
+def _draw_chords(ax, score: Score, end: int) -> None:
+    """Each chord change's symbol just above the plot, at its tick (a lead sheet's
+    line of symbols), with a faint line down through the roll."""
+    if len(score.chords) == 0:
+        return
+    from ..harmony.symbols import table_chords
+
+    changes = [(tick, chord) for tick, chord in table_chords(np.sort(score.chords, order="tick"))
+               if tick < end]
+    above = ax.get_xaxis_transform()  # x in ticks, y in axes fractions
+    for tick, chord in changes:
+        ax.text(tick, 1.01, chord.symbol(), transform=above, fontsize=8, ha="left",
+                va="bottom", fontweight="bold", clip_on=False)
+    ax.vlines([tick for tick, _ in changes], 0, 1, transform=above, colors="tab:red",
+              linewidths=0.4, alpha=0.35, zorder=0)
