@@ -2,8 +2,9 @@
 
 Time runs left to right in bars (numbered from 1, with a line at each bar start), pitch
 bottom to top; each track has its own colour, named in the legend; lyrics are written
-just above the notes they are sung on; chord symbols (``score.chords``) above the bars. Drawn with matplotlib's object API (no pyplot
-state), so it is safe to call from any thread or process.
+just above the notes they are sung on; chord symbols (``score.chords``) above the bars.
+Drawn with matplotlib's object API (no pyplot state), so it is safe to call from any
+thread or process.
 """
 from __future__ import annotations
 
