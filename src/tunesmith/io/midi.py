@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ import symusic
 from ..atomic import atomic_path
 from ..errors import ReadError, WriteError
 from ..harmony.markers import chord_marker_texts, chords_from_markers
+from .smf import LYRIC, PARSER_PADDING, TEXT, SmfLayout, scan_text_events, unwrap_riff
 from ..score import (KEY_DTYPE, LYRIC_CONTINUES, MODES, NOTE_DTYPE, TEMPO_DTYPE,
                      TIME_SIGNATURE_DTYPE, Lyric, Marker, Score, Track, key_signature_sharps)
 
@@ -42,7 +42,6 @@ MAX_MIDI_BYTES = 64 * 1024 * 1024
 MAX_TICK = 2**31 - 1
 """symusic stores times as 32-bit ticks."""
 
-_LYRIC, _TEXT = 0x05, 0x01
 _KARAOKE_HEADER = re.compile(rb"\xff\x01[\x02-\x7f]@[KTLVI]")
 
 
@@ -60,15 +59,15 @@ def read_midi(path: str | os.PathLike) -> Score:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(exc.strerror or str(exc), path) from None
-    data = _unwrap_riff(data, path)
-    smf = _SmfLayout.scan(data, path)
+    data = unwrap_riff(data, path)
+    smf = SmfLayout.scan(data, path)
     recovered: list[str] = []
     if smf.smpte is not None:
-        data = smf.with_division(smf.smpte[0] * smf.smpte[1])
+        smf.with_division(smf.smpte[0] * smf.smpte[1])
     if smf.format == 2 and len(smf.tracks) > 1:
         sym = _parse_songs_in_sequence(smf, path, recovered)
     else:
-        sym = _parse_recovering(smf, data, path, recovered)
+        sym = _parse_recovering(smf, path, recovered)
     score = score_from_symusic(sym, lyrics=False)
     if smf.smpte is not None:  # one quarter = one second: ticks per second as tpq
         score.tempos = np.array([(0, 60.0)], dtype=TEMPO_DTYPE)
@@ -82,84 +81,6 @@ def read_midi(path: str | os.PathLike) -> Score:
     return score
 
 
-def _unwrap_riff(data: bytes, path: Path) -> bytes:
-    """The SMF inside a RIFF RMID file (``.rmi``); any other bytes unchanged."""
-    if not data.startswith(b"RIFF"):
-        return data
-    pos = 12
-    while pos + 8 <= len(data):
-        chunk_id, length = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        if chunk_id == b"data":
-            return data[pos + 8:pos + 8 + length]
-        pos += 8 + length + (length & 1)
-    raise ReadError("RIFF file without a MIDI 'data' chunk", path)
-
-
-class _SmfLayout:
-    """The chunk structure of an SMF: header fields and the byte span of each MTrk."""
-
-    def __init__(self, data: bytes, fmt: int, division: int, tracks: list[tuple[int, int]],
-                 damage: list[str]):
-        self.data, self.format, self.division = data, fmt, division
-        self.tracks = tracks  # (start, end) of each complete MTrk's events
-        self.damage = damage  # what was skipped while scanning chunks, in words
-        self.smpte: tuple[int, int] | None = None
-        if division & 0x8000:
-            fps, ticks_per_frame = 256 - (division >> 8), division & 0xFF
-            self.smpte = (fps, ticks_per_frame)
-
-    @classmethod
-    def scan(cls, data: bytes, path: Path) -> "_SmfLayout":
-        if len(data) == 0:
-            raise ReadError("empty file (0 bytes)", path)
-        if not data.startswith(b"MThd"):
-            raise ReadError("not a MIDI file (it does not start with an 'MThd' header)", path)
-        if len(data) < 14:
-            raise ReadError(f"not a MIDI file: {len(data)} bytes is too short for a header",
-                            path)
-        header_len, fmt, _declared, division = struct.unpack_from(">IHHH", data, 4)
-        if fmt > 2:
-            raise ReadError(f"unknown MIDI format {fmt} (formats are 0, 1 and 2)", path)
-        if division == 0:
-            raise ReadError("time division is 0 ticks per quarter note", path)
-        layout = cls(data, fmt, division, [], [])
-        if layout.smpte is not None and (layout.smpte[0] not in (24, 25, 29, 30)
-                                         or layout.smpte[1] == 0):
-            raise ReadError(f"invalid SMPTE time division 0x{division:04X} "
-                            f"({layout.smpte[0]} frames per second, "
-                            f"{layout.smpte[1]} ticks per frame)", path)
-        pos = 8 + header_len
-        while pos + 8 <= len(data):
-            chunk_id, length = data[pos:pos + 4], struct.unpack_from(">I", data, pos + 4)[0]
-            if not chunk_id.isalnum():
-                layout.damage.append(f"{len(data) - pos} bytes of garbage after the last track")
-                break
-            if pos + 8 + length > len(data):
-                if chunk_id == b"MTrk":
-                    layout.damage.append(f"track {len(layout.tracks) + 1} truncated "
-                                         f"({len(data) - pos - 8} of {length} bytes)")
-                    layout.tracks.append((pos + 8, len(data)))
-                break
-            if chunk_id == b"MTrk":
-                layout.tracks.append((pos + 8, pos + 8 + length))
-            pos += 8 + length
-        return layout
-
-    def rebuild(self, track_indices: list[int] | range, fmt: int | None = None) -> bytes:
-        """A clean SMF with only the given MTrk chunks and a matching header."""
-        if fmt is None:  # several tracks cannot be format 0
-            fmt = 1 if self.format == 0 and len(track_indices) > 1 else self.format
-        chunks = [b"MThd", struct.pack(">IHHH", 6, fmt, len(track_indices), self.division)]
-        for i in track_indices:
-            start, end = self.tracks[i]
-            chunks += [b"MTrk", struct.pack(">I", end - start), self.data[start:end]]
-        return b"".join(chunks)
-
-    def with_division(self, ticks_per_quarter: int) -> bytes:
-        self.division = min(ticks_per_quarter, 0x7FFF)
-        return self.rebuild(range(len(self.tracks)))
-
-
 def _symusic_reason(exc: Exception) -> str:
     """symusic's parser message, in words a user can act on."""
     text = " ".join(str(exc).split())
@@ -170,16 +91,32 @@ def _symusic_reason(exc: Exception) -> str:
 
 
 def _parse(data: bytes) -> symusic.Score:
-    return symusic.Score.from_midi(data)
+    """symusic's parse of bytes that `SmfLayout` has checked (never the raw file: see
+    io/smf.py for what its parser does with damaged bytes), data bytes clamped to 7 bits."""
+    return symusic.Score.from_midi(data + PARSER_PADDING, sanitize_data=True)
 
 
-def _parse_recovering(smf: _SmfLayout, data: bytes, path: Path,
-                      recovered: list[str]) -> symusic.Score:
-    """Parse the file; if symusic refuses it, re-parse only the tracks that parse alone."""
+def _parse_recovering(smf: SmfLayout, path: Path, recovered: list[str]) -> symusic.Score:
+    """Parse the checked file. If symusic refuses it, cut every track before its first
+    event symusic refuses and parse again; failing that, keep the tracks that parse alone.
+    A refused file from which no note can be recovered is a `ReadError`."""
     try:
-        return _parse(data)
+        sym = _parse(smf.parser_bytes())
+        if not smf.canonical:
+            recovered.extend(smf.damage)
+        return sym
     except (RuntimeError, ValueError) as exc:
         reason = _symusic_reason(exc)
+    smf.cut_damaged_tracks()
+    try:
+        sym = _parse(smf.parser_bytes())
+    except (RuntimeError, ValueError):
+        sym = None
+    if sym is not None:
+        if not any(len(track.notes) for track in sym.tracks):
+            raise ReadError(reason, path)
+        recovered.extend(smf.damage)
+        return sym
     good, bad = [], []
     for i in range(len(smf.tracks)):
         try:
@@ -200,9 +137,11 @@ def _parse_recovering(smf: _SmfLayout, data: bytes, path: Path,
     return sym
 
 
-def _parse_songs_in_sequence(smf: _SmfLayout, path: Path, recovered: list[str]) -> symusic.Score:
+def _parse_songs_in_sequence(smf: SmfLayout, path: Path, recovered: list[str]) -> symusic.Score:
     """Format 2: each track is a separate song; play them one after another."""
     merged, offset = None, 0
+    if not smf.canonical:
+        recovered.extend(smf.damage)
     for i in range(len(smf.tracks)):
         try:
             song = _parse(smf.rebuild([i], fmt=0))
@@ -343,14 +282,14 @@ def merge_lyric_only_tracks(score: Score) -> None:
 
 
 # --- lyrics from the raw bytes ---------------------------------------------------------
-def _attach_lyrics(score: Score, smf: _SmfLayout, path: Path) -> None:
+def _attach_lyrics(score: Score, smf: SmfLayout, path: Path) -> None:
     """Read lyric (or karaoke text) events from the file's bytes and attach them."""
     has_lyrics = b"\xff\x05" in smf.data
     karaoke = _KARAOKE_HEADER.search(smf.data) is not None
     if not has_lyrics and not karaoke:
         return
-    per_track = [_scan_text_events(smf.data, start, end) for start, end in smf.tracks]
-    lyric_tracks = [[(tick, raw) for tick, kind, raw in events if kind == _LYRIC]
+    per_track = [scan_text_events(smf.data, start, end) for start, end in smf.tracks]
+    lyric_tracks = [[(tick, raw) for tick, kind, raw in events if kind == LYRIC]
                     for events in per_track]
     if not any(lyric_tracks) and karaoke:
         lyric_tracks = _karaoke_words(per_track, score)
@@ -373,12 +312,12 @@ def _karaoke_words(per_track: list, score: Score) -> list:
     """
     words = []
     titles = [raw[2:].decode("latin-1").strip() for events in per_track
-              for _, kind, raw in events if kind == _TEXT and raw.startswith(b"@T")]
+              for _, kind, raw in events if kind == TEXT and raw.startswith(b"@T")]
     if titles:
         score.metadata.setdefault("title", titles[0])
     for events in per_track:
         texts = [(tick, raw) for tick, kind, raw in events
-                 if kind == _TEXT and not raw.startswith(b"@")]
+                 if kind == TEXT and not raw.startswith(b"@")]
         if any(raw[:1] in (b"/", b"\\") for _, raw in texts):
             words.append([(tick, b" " + raw[1:].lstrip() if raw[:1] in (b"/", b"\\") else raw)
                           for tick, raw in texts])
@@ -394,62 +333,6 @@ def _guess_encoding(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return "cp1252"
-
-
-def _read_vlq(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    value = 0
-    for _ in range(4):
-        if pos >= end:
-            return value, end
-        byte = data[pos]
-        pos += 1
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            break
-    return value, pos
-
-
-_DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
-_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1}  # others (F4-F6, F8-FE) have none
-
-
-def _scan_text_events(data: bytes, start: int, end: int) -> list[tuple[int, int, bytes]]:
-    """(absolute tick, meta type, raw bytes) of the text and lyric events of one MTrk.
-
-    A small event walker: it follows delta times, running status and meta/SysEx lengths,
-    and stops at the end of the chunk or at End-of-Track, so it cannot run away.
-    """
-    events, pos, tick, status = [], start, 0, 0
-    while pos < end:
-        delta, pos = _read_vlq(data, pos, end)
-        tick += delta
-        if pos >= end:
-            break
-        byte = data[pos]
-        if byte == 0xFF:
-            if pos + 1 >= end:
-                break
-            kind = data[pos + 1]
-            length, pos = _read_vlq(data, pos + 2, end)
-            if kind in (_TEXT, _LYRIC):
-                events.append((min(tick, MAX_TICK), kind, data[pos:pos + length]))
-            if kind == 0x2F:
-                break
-            pos += length
-        elif byte in (0xF0, 0xF7):
-            length, pos = _read_vlq(data, pos + 1, end)
-            pos += length
-            status = 0
-        elif byte >= 0xF0:
-            pos += 1 + _SYSTEM_DATA_BYTES.get(byte, 0)
-        elif byte >= 0x80:
-            status = byte
-            pos += 1 + _DATA_BYTES[byte & 0xF0]
-        elif status:
-            pos += _DATA_BYTES[status & 0xF0]
-        else:  # a data byte with no status to run on: the rest of the track is noise
-            break
-    return events
 
 
 # --- writing ---------------------------------------------------------------------------
