@@ -282,6 +282,24 @@ def test_drafting_through_the_api_and_cancel_of_a_queued_job(tmp_path):
         assert piece["versions"][0]["seed"] == 4 and piece["title"].startswith("G major")
         one_line_error(client.post("/api/choose", json={"job": done["id"], "seed": 99}), 404)
 
+        def run(body):
+            job = client.post("/api/jobs", json={"form": {"num_samples": "1", "seed": "5"}, **body})
+            assert job.status_code == 202, job.text
+            while (record := client.get(f"/api/jobs/{job.json()['id']}").json())["status"] in ("queued", "running"):
+                assert time.time() < deadline
+                time.sleep(0.1)
+            assert record["status"] == "done", record["error"]
+            return record
+
+        longer = run({"action": "continue", "piece": piece["id"], "count": 2})
+        assert len(longer["drafts"][0]["roll"]["bars"]) == 5  # 2 bars + 2 more, then the end
+        duet = run({"action": "part", "piece": piece["id"], "program": "acoustic bass"})
+        assert [t["program"] for t in duet["drafts"][0]["roll"]["tracks"]] == [73, 32]
+        assert duet["request"]["prompt"].endswith("v1/score.mid") and duet["piece"] == piece["id"]
+        piece = client.post("/api/choose", json={"job": duet["id"], "seed": 5}).json()
+        assert piece["current"] == 2 and len(piece["roll"]["tracks"]) == 2
+        assert client.post(f"/api/pieces/{piece['id']}/undo").json()["current"] == 1
+
 
 def test_the_roll_the_page_draws_holds_notes_bars_tempos_chords_and_lyrics():
     from tunesmith.harmony import parse_chord
@@ -300,3 +318,39 @@ def test_the_roll_the_page_draws_holds_notes_bars_tempos_chords_and_lyrics():
     assert roll["chords"] == [[0, "Dm"], [1920, "G7"]]
     assert roll["lyrics"] == [[0, "Hal-"], [480, "le"]]
     json.dumps(roll)  # what the page gets
+
+
+def test_the_cli_serves_the_studio_and_refuses_a_taken_port(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run([sys.executable, "-m", "tunesmith", "studio", "--port", str(port),
+                                  "--workdir", str(tmp_path / "w")], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
+    server = subprocess.Popen([sys.executable, "-m", "tunesmith", "studio", "--port", str(port),
+                               "--workdir", str(tmp_path / "w")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().startswith(f"tunesmith studio: http://127.0.0.1:{port}/")
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/pieces", timeout=5) as answer:
+                    assert json.loads(answer.read()) == {"pieces": []}
+                    break
+            except OSError:
+                assert time.time() < deadline
+                time.sleep(0.2)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/pieces", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as rebinding:  # a DNS-rebinding page is refused
+            urllib.request.urlopen(request, timeout=5)
+        assert rebinding.value.code == 400
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -8,6 +8,7 @@ visits cannot draft or upload through their studio.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from importlib import resources
@@ -241,7 +242,12 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
     middleware = [Middleware(_SameOrigin)]
     if allowed_hosts:
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(engine.close)  # on shutdown: cancel, let the batch finish
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers={
         TunesmithError: _on_tunesmith_error, HTTPException: _on_http_error, Exception: _on_crash})
     app.state.engine, app.state.workdir = engine, store
     if start:

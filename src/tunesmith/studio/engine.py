@@ -46,7 +46,7 @@ class Engine:
         self.loaded = self.info = None
         self.load_error: str | None = None
         self._ready = threading.Event()
-        self._queue: queue.Queue[str] = queue.Queue()
+        self._queue: queue.Queue[str | None] = queue.Queue()
         self._live: dict[str, dict] = {}   # job id -> record, while queued or running
         self._cancel: set[str] = set()
         self._lock = threading.Lock()
@@ -111,6 +111,15 @@ class Engine:
                 self._cancel.add(job_id)
         return self.job(job_id)
 
+    def close(self, timeout: float = 60.0) -> None:
+        """Cancel every job and stop the worker, waiting up to ``timeout`` seconds for
+        the batch in progress (a thread killed inside torch at exit aborts the process)."""
+        with self._lock:
+            self._cancel.update(self._live)
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def _run(self) -> None:
         try:
             self._load()
@@ -122,6 +131,8 @@ class Engine:
         self._ready.set()
         while True:
             job_id = self._queue.get()
+            if job_id is None:  # close()
+                return
             with self._lock:
                 record = self._live[job_id]
             try:
