@@ -206,3 +206,18 @@ def test_the_piano_roll_writes_each_chord_symbol_above_its_bar():
     shown = [(int(round(t.get_position()[0])), t.get_text()) for t in ax.texts]
     assert shown == _chords(score)
     assert all(t.get_position()[1] > 1 for t in ax.texts)  # above the plot, in axes units
+
+
+def test_midi_text_events_holding_symbols_are_read_as_chords(tmp_path):
+    mido = pytest.importorskip("mido")
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    track.append(mido.MetaMessage("text", text="seed: 3", time=0))  # metadata, not a chord
+    for i, symbol in enumerate(["Dm7", "G7", "Cmaj7", "A7b9"]):
+        track.append(mido.MetaMessage("text", text=symbol, time=0 if i == 0 else 1920 - 480))
+        track.append(mido.Message("note_on", note=62 + i, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=62 + i, velocity=0, time=480))
+    path = tmp_path / "texts.mid"
+    song.save(path)
+    assert _chords(read(path)) == [(0, "Dm7"), (1920, "G7"), (3840, "Cmaj7"), (5760, "A7b9")]

@@ -31,7 +31,7 @@ import symusic
 
 from ..atomic import atomic_path
 from ..errors import ReadError, WriteError
-from ..harmony.markers import chord_marker_texts, chords_from_markers
+from ..harmony.markers import chord_marker_texts, chords_from_markers, chords_from_text_events
 from .smf import LYRIC, PARSER_PADDING, TEXT, SmfLayout, scan_text_events, unwrap_riff
 from ..score import (KEY_DTYPE, LYRIC_CONTINUES, MODES, NOTE_DTYPE, TEMPO_DTYPE,
                      TIME_SIGNATURE_DTYPE, Lyric, Marker, Score, Track, key_signature_sharps)
@@ -75,6 +75,7 @@ def read_midi(path: str | os.PathLike) -> Score:
                          "ticks per frame) read as that many ticks per second")
     if smf.format != 2:
         _attach_lyrics(score, smf, path)
+        chords_from_text_events(score, smf.data, smf.tracks, scan_text_events)  # harmony
     score.metadata["source"] = os.fspath(path)
     if recovered:
         score.metadata["recovered"] = "; ".join(recovered)
