@@ -130,4 +130,28 @@ def decode_ids(vocab: Vocabulary, ids, ticks_per_quarter: int = 480) -> Score:
     keys["tonic"] = values[key_mask] // len(MODES)
     keys["mode"] = values[key_mask] % len(MODES)
     score.key_signatures = keys
+    if config.chords:
+        score.chords = _chords(vocab, types, values, pos_valid, onset_units * unit_ticks)
     return score
+
+
+def _chords(vocab: Vocabulary, types, values, pos_valid, onset_ticks) -> np.ndarray:
+    """``score.chords`` from Chord (and ChordBass) tokens, at their onsets."""
+    from ..harmony.symbols import QUALITIES
+    from ..score import CHORD_DTYPE
+    from .vocab import CHORD_QUALITIES
+
+    at = np.flatnonzero((types == T.CHORD) & pos_valid)
+    n_qualities = len(CHORD_QUALITIES)
+    value = values[at]
+    no_chord = value >= 12 * n_qualities
+    root = np.where(no_chord, -1, value // n_qualities)
+    to_index = np.array([QUALITIES.index(q) for q in CHORD_QUALITIES])
+    quality = np.where(no_chord, -1, to_index[np.where(no_chord, 0, value % n_qualities)])
+    after = np.minimum(at + 1, len(types) - 1)
+    has_bass = (at + 1 < len(types)) & (types[after] == T.CHORD_BASS) & ~no_chord
+    table = np.zeros(len(at), dtype=CHORD_DTYPE)
+    table["tick"] = np.rint(onset_ticks[at])
+    table["root"], table["quality"] = root, quality
+    table["bass"] = np.where(has_bass, values[after], root)
+    return table

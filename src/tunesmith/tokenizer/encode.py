@@ -4,8 +4,13 @@ The sequence is::
 
     BOS TimeSig Tempo [Key] (Track_s Program_p)+            header
     Bar [TimeSig] [Key]                                      each bar; meter/key changes
-      Position_p [Tempo] ([Track_s] Pitch [Velocity] Duration)+   each onset in the bar
+      Position_p [Tempo] [Chord [ChordBass]] ([Track_s] Pitch [Velocity] Duration)*
+                                                             each onset or chord change
     ... EOS
+
+Chord controls are written only by a tokenizer with ``TokenizerConfig.chords``: at each
+change of ``score.chords`` (the file's own symbols), else of the chords
+`tunesmith.harmony.recognise` hears in the notes.
 
 Within a bar, ``Track`` is emitted only when the slot changes (slot 0 is current at every
 bar start), and ``Velocity`` only for a slot's first note in the bar or when its bin
@@ -20,7 +25,8 @@ from ..score import MODES, Score
 from .vocab import T, Vocabulary
 
 # Columns of the emission table, in the order tokens are written.
-_COLUMNS = (T.BAR, T.TIMESIG, T.KEY, T.POSITION, T.TEMPO, T.TRACK, T.PITCH, T.VELOCITY, T.DURATION)
+_COLUMNS = (T.BAR, T.TIMESIG, T.KEY, T.POSITION, T.TEMPO, T.CHORD, T.CHORD_BASS, T.TRACK, T.PITCH,
+            T.VELOCITY, T.DURATION)
 _COL = {kind: i for i, kind in enumerate(_COLUMNS)}
 
 
@@ -101,6 +107,35 @@ def tempo_bin(vocab: Vocabulary, qpm) -> np.ndarray:
     return np.abs(np.log(np.asarray(qpm, dtype=np.float64))[..., None] - values).argmin(-1)
 
 
+def chord_changes(vocab: Vocabulary, score: Score, scale: float, end_units: int):
+    """(grid unit, Chord token value, ChordBass value or -1) at each chord change before
+    ``end_units``: ``score.chords``, else recognised; qualities reduced to
+    `CHORD_QUALITIES`, repeats of the chord before dropped, the last change in a unit kept."""
+    from ..harmony.symbols import QUALITIES
+    from .vocab import CHORD_QUALITIES, CHORD_REDUCTION
+
+    table = score.chords
+    if len(table) == 0:
+        from ..harmony.recognise import recognised_table
+
+        table = recognised_table(score) if score.note_count() else table
+    table = np.sort(table, order="tick", kind="stable")
+    units = np.maximum(np.rint(table["tick"] * scale).astype(np.int64), 0)
+    n_qualities = len(CHORD_QUALITIES)
+    reduced = np.array([CHORD_QUALITIES.index(CHORD_REDUCTION.get(q, q)) for q in QUALITIES])
+    quality = table["quality"].astype(np.int64)
+    no_chord = quality < 0
+    root = table["root"].astype(np.int64) % 12
+    value = np.where(no_chord, 12 * n_qualities, root * n_qualities + reduced[np.maximum(quality, 0)])
+    bass = np.where(no_chord | (table["bass"] == table["root"]), -1, table["bass"].astype(np.int64) % 12)
+    keep = units < end_units
+    units, value, bass = units[keep], value[keep], bass[keep]
+    last_in_unit = np.append(units[1:] != units[:-1], True)
+    units, value, bass = units[last_in_unit], value[last_in_unit], bass[last_in_unit]
+    changed = np.append(True, (value[1:] != value[:-1]) | (bass[1:] != bass[:-1]))
+    return units[changed], value[changed], bass[changed]
+
+
 def encode_score(vocab: Vocabulary, score: Score, slots=None, n_bars: int | None = None) -> np.ndarray:
     """Token ids (int64) of ``score``; see the module docstring for the layout.
 
@@ -169,16 +204,27 @@ def encode_score(vocab: Vocabulary, score: Score, slots=None, n_bars: int | None
         key_changed = np.append(True, key_code[1:] != key_code[:-1])
         key_bar, key_code = key_bar[key_changed], key_code[key_changed]
 
-    # One row per bar, per tempo change and per note; -1 marks "no token here".
+    # Chord changes (tokenizers with chord controls): rows between tempo and notes.
+    if config.chords:
+        chord_units, chord_value, chord_bass = chord_changes(vocab, score, scale, end_units)
+    else:
+        chord_units = chord_value = chord_bass = np.zeros(0, dtype=np.int64)
+    chord_bar = np.searchsorted(bar_starts, chord_units, side="right") - 1
+    chord_pos = chord_units - bar_starts[chord_bar]
+
+    # One row per bar, tempo change, chord change and note; -1 marks "no token here".
     n_bars, n_tempos, n_notes = len(bar_starts), len(tempo_bar), len(onset)
-    rows = n_bars + n_tempos + n_notes
+    n_chords = len(chord_bar)
+    n_marks = n_bars + n_tempos + n_chords
+    rows = n_marks + n_notes
     table = np.full((rows, len(_COLUMNS)), -1, dtype=np.int64)
-    sort_bar = np.concatenate([np.arange(n_bars), tempo_bar, note_bar])
-    sort_pos = np.concatenate([np.full(n_bars, -1), tempo_pos, note_pos])
-    sort_kind = np.concatenate([np.zeros(n_bars), np.ones(n_tempos), np.full(n_notes, 2)])
-    sort_slot = np.concatenate([np.full(n_bars + n_tempos, -1), slot])
-    sort_pitch = np.concatenate([np.full(n_bars + n_tempos, -1), pitch])
-    sort_dur = np.concatenate([np.full(n_bars + n_tempos, -1), duration_idx])
+    sort_bar = np.concatenate([np.arange(n_bars), tempo_bar, chord_bar, note_bar])
+    sort_pos = np.concatenate([np.full(n_bars, -1), tempo_pos, chord_pos, note_pos])
+    sort_kind = np.concatenate([np.zeros(n_bars), np.ones(n_tempos), np.full(n_chords, 1.5),
+                                np.full(n_notes, 2)])
+    sort_slot = np.concatenate([np.full(n_marks, -1), slot])
+    sort_pitch = np.concatenate([np.full(n_marks, -1), pitch])
+    sort_dur = np.concatenate([np.full(n_marks, -1), duration_idx])
 
     bar_rows = slice(0, n_bars)
     table[bar_rows, _COL[T.BAR]] = vocab.id(T.BAR)
@@ -190,7 +236,10 @@ def encode_score(vocab: Vocabulary, score: Score, slots=None, n_bars: int | None
     table[key_bar, _COL[T.KEY]] = vocab.ids(T.KEY, key_code)
     tempo_rows = slice(n_bars, n_bars + n_tempos)
     table[tempo_rows, _COL[T.TEMPO]] = vocab.ids(T.TEMPO, tempo_bins)
-    note_rows = slice(n_bars + n_tempos, rows)
+    chord_rows = slice(n_bars + n_tempos, n_marks)
+    table[chord_rows, _COL[T.CHORD]] = vocab.ids(T.CHORD, chord_value)
+    table[chord_rows, _COL[T.CHORD_BASS]] = np.where(chord_bass >= 0, vocab.ids(T.CHORD_BASS, np.maximum(chord_bass, 0)), -1)
+    note_rows = slice(n_marks, rows)
     table[note_rows, _COL[T.PITCH]] = vocab.ids(T.PITCH, pitch)
     table[note_rows, _COL[T.DURATION]] = vocab.ids(T.DURATION, duration_idx)
 
@@ -211,7 +260,7 @@ def encode_score(vocab: Vocabulary, score: Score, slots=None, n_bars: int | None
     first_in_bar = np.append(True, nb[1:] != nb[:-1])
     prev_slot = np.where(first_in_bar, 0, np.roll(ns, 1))
     table[note_order, _COL[T.TRACK]] = np.where(ns != prev_slot, vocab.ids(T.TRACK, ns), -1)
-    vbin = velocity_bin[order[note_order] - n_bars - n_tempos]
+    vbin = velocity_bin[order[note_order] - n_marks]
     by_slot = np.lexsort((np.arange(len(nb)), ns, nb))
     gb, gs, gv = nb[by_slot], ns[by_slot], vbin[by_slot]
     group_first = np.append(True, (gb[1:] != gb[:-1]) | (gs[1:] != gs[:-1]))

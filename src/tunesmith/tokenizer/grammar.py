@@ -52,6 +52,8 @@ class P(IntEnum):
     FILL_START = 19
     FILL_END = 20
     DONE = 21
+    CHORD = 22        # a chord control (tokenizers with chords only)
+    CHORD_BASS = 23
 
 
 class Fill(IntEnum):
@@ -77,8 +79,10 @@ _FOLLOWS = {
     P.BAR: (T.TIMESIG, T.KEY, T.POSITION) + _BAR_COMPLETE,
     P.BAR_TIMESIG: (T.KEY, T.POSITION) + _BAR_COMPLETE,
     P.BAR_KEY: (T.POSITION,) + _BAR_COMPLETE,
-    P.POSITION: (T.TEMPO, T.TRACK, T.PITCH),
-    P.POS_TEMPO: (T.TRACK, T.PITCH, T.POSITION) + _BAR_COMPLETE,
+    P.POSITION: (T.TEMPO, T.CHORD, T.TRACK, T.PITCH),
+    P.POS_TEMPO: (T.CHORD, T.TRACK, T.PITCH, T.POSITION) + _BAR_COMPLETE,
+    P.CHORD: (T.CHORD_BASS, T.TRACK, T.PITCH, T.POSITION) + _BAR_COMPLETE,
+    P.CHORD_BASS: (T.TRACK, T.PITCH, T.POSITION) + _BAR_COMPLETE,
     P.TRACK: (T.PITCH,),
     P.PITCH: (T.VELOCITY, T.DURATION),
     P.VELOCITY: (T.DURATION,),
@@ -278,6 +282,8 @@ class GrammarState:
         this_slot = t.track_values[None, :] == self.slot[:, None]
         self.velocity_set = (self.velocity_set & ~is_bar[:, None]) | (is_vel[:, None] & this_slot)
         where(kind == T_INT.DURATION, P_INT.DURATION)
+        where(kind == T_INT.CHORD, P_INT.CHORD)
+        where(kind == T_INT.CHORD_BASS, P_INT.CHORD_BASS)
 
         hole = kind == T_INT.FILL_HOLE
         where(hole, P_INT.FILL_HOLE)

@@ -38,6 +38,23 @@ class T(IntEnum):
     PITCH = 15
     VELOCITY = 16
     DURATION = 17
+    CHORD = 18       # chord control at a chord change: root x quality, or N.C.
+    CHORD_BASS = 19  # the chord's bass when it is not the root (slash chords)
+
+
+CHORD_QUALITIES = ("maj", "min", "dim", "aug", "sus2", "sus4", "7", "maj7", "min7", "hdim7",
+                   "dim7")
+"""The qualities chord tokens name (``tunesmith.harmony`` quality names): every quality of
+`harmony.QUALITIES` is written as the nearest of these (``maj9`` -> ``maj7``, ``13`` ->
+``7``, ``add9`` -> ``maj``), so that 12 x 11 + 1 tokens cover pop, folk and art song."""
+
+CHORD_REDUCTION = {
+    "5": "maj", "maj6": "maj", "min6": "min", "minmaj7": "min", "aug7": "aug", "7b5": "7",
+    "7sus4": "sus4", "add9": "maj", "madd9": "min", "69": "maj", "9": "7", "maj9": "maj7",
+    "min9": "min7", "7b9": "7", "7#9": "7", "9sus4": "sus4", "11": "7", "min11": "min7",
+    "13": "7", "maj13": "maj7", "min13": "min7",
+}
+"""Quality name -> the `CHORD_QUALITIES` name a chord token writes (others: themselves)."""
 
 
 def default_durations(positions_per_quarter: int = 12) -> tuple[int, ...]:
@@ -68,6 +85,10 @@ class TokenizerConfig:
     durations: allowed note lengths in grid units (``default_durations``).
     time_signatures: allowed meters as (numerator, denominator) pairs.
     num_controls: reserved ``Ctrl_i`` tokens for conditioning added later.
+    chords: chord controls (``Chord_<root>:<quality>``, ``ChordBass_<pc>``) at each chord
+        change, for models trained from chord-labelled data; off by default, so that
+        models trained without them (the shipped one) keep their vocabulary, ids and
+        ``tokenizer.json`` byte for byte (the field is written only when on).
     """
 
     positions_per_quarter: int = 12
@@ -79,6 +100,7 @@ class TokenizerConfig:
     durations: tuple[int, ...] = field(default_factory=default_durations)
     time_signatures: tuple[tuple[int, int], ...] = field(default_factory=default_time_signatures)
     num_controls: int = 16
+    chords: bool = False
 
     def __post_init__(self) -> None:
         self.durations = tuple(int(d) for d in self.durations)
@@ -94,6 +116,8 @@ class TokenizerConfig:
         data = asdict(self)
         data["durations"] = list(self.durations)
         data["time_signatures"] = [list(ts) for ts in self.time_signatures]
+        if not self.chords:  # tokenizers from before chord controls: unchanged JSON
+            del data["chords"]
         return data
 
     @classmethod
@@ -107,6 +131,9 @@ class TokenizerConfig:
 
     def max_bar_units(self) -> int:
         return int(max(self.bar_units(n, d) for n, d in self.time_signatures))
+
+
+_PC_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 
 
 class Vocabulary:
@@ -127,6 +154,8 @@ class Vocabulary:
             T.TIMESIG: len(c.time_signatures), T.TEMPO: c.tempo_bins, T.KEY: 12 * len(MODES),
             T.TRACK: c.max_tracks, T.PROGRAM: 129, T.POSITION: c.max_bar_units(),
             T.PITCH: 128, T.VELOCITY: c.velocity_bins, T.DURATION: len(c.durations),
+            T.CHORD: 12 * len(CHORD_QUALITIES) + 1 if c.chords else 0,
+            T.CHORD_BASS: 12 if c.chords else 0,
         }
         self.type_start = np.zeros(len(T) + 1, dtype=np.int64)
         for t in T:
@@ -172,6 +201,12 @@ class Vocabulary:
             return f"Velocity_{self.velocity_values[value]}"
         if kind == T.DURATION:
             return f"Duration_{self.duration_values[value]}"
+        if kind == T.CHORD:
+            if value == 12 * len(CHORD_QUALITIES):
+                return "Chord_N"
+            return f"Chord_{_PC_NAMES[value // len(CHORD_QUALITIES)]}:{CHORD_QUALITIES[value % len(CHORD_QUALITIES)]}"
+        if kind == T.CHORD_BASS:
+            return f"ChordBass_{_PC_NAMES[value]}"
         return f"{kind.name.title()}_{value}"
 
     def names(self) -> list[str]:
