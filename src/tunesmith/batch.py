@@ -41,7 +41,7 @@ class Job:
     number: int                 # line number in the job file, from 1
     name: str
     fields: dict | None
-    formats: list[str] | None
+    formats: str | list[str] | None
     error: str | None = None
 
 
@@ -71,9 +71,7 @@ def read_jobs(path: str | os.PathLike) -> list[Job]:
         if name in names:
             raise RequestError(f"line {number}: job name {name!r} is used twice", path)
         names.add(name)
-        formats = fields.pop("format", None)
-        if isinstance(formats, str):
-            formats = [f.strip().lower() for f in formats.split(",") if f.strip()]
+        formats = fields.pop("format", None)  # parsed with the request, by pipeline.check
         if fields.get("prompt") and not Path(fields["prompt"]).is_absolute():
             fields["prompt"] = str(path.parent / fields["prompt"])
         jobs.append(Job(number, name, fields, formats))

@@ -439,6 +439,13 @@ class TransformerLM(nn.Module):
         return torch.stack(out, dim=1)
 
 
+def summed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Summed next-token cross-entropy (nats) over the real targets, padding left out:
+    training, validation and evaluation all measure loss this one way."""
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=pad_id,
+                           reduction="sum")
+
+
 def left_pad(sequences: Sequence[Sequence[int]], pad_id: int = 0
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack sequences of different lengths, padded on the left: ids and mask (B, T) on CPU."""

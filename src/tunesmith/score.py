@@ -322,6 +322,17 @@ class Score:
             starts.append(np.arange(tick, stop, bar, dtype=np.int64))
         return np.concatenate(starts) if starts else np.zeros(1, dtype=np.int64)
 
+    def bar_start(self, index: int) -> int:
+        """Tick where bar ``index`` (from 0) starts, past the last note too (the last
+        meter runs on): `bar_starts` extended as far as needed."""
+        meters = self.meter_map()
+        longest = int(max(max(1, num * self.ticks_per_quarter * 4 // den)
+                          for num, den in meters[["numerator", "denominator"]].tolist()))
+        starts = self.bar_starts()
+        if index >= len(starts):
+            starts = self.bar_starts(until_tick=int(starts[-1]) + (index - len(starts) + 1) * longest)
+        return int(starts[index])
+
     def copy(self) -> "Score":
         return copy.deepcopy(self)
 

@@ -105,11 +105,10 @@ def evaluate_nll(data_dir: str | os.PathLike, split: str = "val", model_dir=None
 def _model_nll_sum(model, batch: np.ndarray, pad_id: int) -> float:
     """Summed NLL (nats) of the model over a batch's real targets, without gradients."""
     import torch
-    import torch.nn.functional as F
+
+    from ..model import summed_cross_entropy
 
     device = next(model.parameters()).device
     with torch.inference_mode():
         ids = torch.from_numpy(batch).to(device)
-        logits = model(ids[:, :-1]).float()
-        return float(F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten(),
-                                     ignore_index=pad_id, reduction="sum"))
+        return float(summed_cross_entropy(model(ids[:, :-1]), ids[:, 1:], pad_id))

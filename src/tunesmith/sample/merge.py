@@ -36,21 +36,6 @@ def _empty_like(score: Score) -> Score:
                  metadata=dict(score.metadata))
 
 
-def bar_start(score: Score, index: int) -> int:
-    """Tick where bar ``index`` (from 0) starts under the score's meter map."""
-    meters = score.meter_map()
-    bar = 0
-    for i, (tick, num, den) in enumerate(meters.tolist()):
-        length = max(1, num * score.ticks_per_quarter * 4 // den)
-        if i + 1 == len(meters):  # the last meter runs on for ever
-            return int(tick + (index - bar) * length)
-        bars_here = -(-(int(meters["tick"][i + 1]) - tick) // length)
-        if bar + bars_here > index:
-            return int(tick + (index - bar) * length)
-        bar += bars_here
-    raise AssertionError("unreachable: a meter map is never empty")
-
-
 def merge_draft(prompt: Score, decoded: Score, mode: str, span_ticks: tuple[int, int | None],
                 max_tracks: int, new_slot: int | None = None) -> tuple[Score, Score]:
     """(piece, generated) for a continuation (``span_ticks`` = (start of the new bars,

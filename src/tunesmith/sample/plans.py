@@ -24,7 +24,7 @@ from ..gm import DRUMS
 from ..score import NOTE_DTYPE, Lyric, Score, Track
 from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import assign_slots, encode_score, meter_index
-from .merge import bar_start, merge_draft
+from .merge import merge_draft
 from .request import FREE_MAX_BARS, ResolvedRequest
 
 TRACK_TOKENS_PER_BAR = 32
@@ -86,7 +86,7 @@ class Continuation(Plan):
         return np.concatenate([self.original, generated])
 
     def result(self, tok, resolved, decoded):
-        span = (bar_start(decoded, len(tok.bar_offsets(self.original))), None)
+        span = (decoded.bar_start(len(tok.bar_offsets(self.original))), None)
         return merge_draft(self.prompt, decoded, self.mode, span, tok.config.max_tracks)
 
 
@@ -118,7 +118,7 @@ class BarInfill(Plan):
         return np.concatenate([self.original[: int(bars[first])], middle, suffix, [tok.eos_id]])
 
     def result(self, tok, resolved, decoded):
-        span = (bar_start(decoded, self.span[0]), bar_start(decoded, self.span[1] + 1))
+        span = (decoded.bar_start(self.span[0]), decoded.bar_start(self.span[1] + 1))
         return merge_draft(self.prompt, decoded, self.mode, span, tok.config.max_tracks)
 
 
@@ -242,7 +242,7 @@ def make_plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, c
         rearranged = tok.infill_bars(window, first - lo, last - lo)
         cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
         units_per_tick = tok.config.positions_per_quarter / 480
-        origin = bar_start(tok.decode(window), first - lo) * units_per_tick
+        origin = tok.decode(window).bar_start(first - lo) * units_per_tick
         return BarInfill(prefix=rearranged[:cut], target_bars=fill_bars, fill_origin=int(origin),
                          original=ids, span=(first, last), prompt=prompt)
     if resolved.infill_program is not None:

@@ -20,7 +20,7 @@ from ..score import Score
 from ..tokenizer import T, Tokenizer
 from .constraints import TOKENS_PER_NOTE, ConstrainedState
 from .device_decode import RECENT, DeviceDecoder
-from .merge import bar_start, merge_draft
+from .merge import merge_draft
 from .plans import Plan, bar_window, make_plan, prompt_ids, track_infill_plan, track_windows
 from .processors import choose, processors_for
 from .ranking import rank
@@ -77,6 +77,9 @@ def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Sc
     for hundreds of drafts. The drafts are the same either way (up to rounding).
     """
     resolved = resolve(request)
+    if request.form:  # sections drafted and copied over this function (sample.form)
+        from .form import generate_form
+        return generate_form(model, tokenizer, request, prompt, progress, compile)
     model.eval()
     context = model.config.context_length
     backend = "inductor" if compile is True else compile or None
@@ -150,7 +153,7 @@ def _infill_track_in_windows(model, tok: Tokenizer, resolved: ResolvedRequest, p
     for k, (lo, hi) in enumerate(spans):
         plan = track_infill_plan(tok, bar_window(tok, ids, lo, hi), slot, prompt=None)
         shifted = replace(resolved, request=replace(request, seed=request.seed + k * WINDOW_SEED_STRIDE))
-        offset = bar_start(whole, lo)
+        offset = whole.bar_start(lo)
         for start, count in _batches(request.num_samples):
             for draft in _draft_batch(model, tok, shifted, plan, start, count, backend):
                 notes = draft.score.tracks[slot].notes.copy()

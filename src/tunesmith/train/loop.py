@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import DataError, ModelError, RequestError, WriteError
-from ..model import TransformerLM, estimate_flops_per_token
+from ..model import TransformerLM, estimate_flops_per_token, summed_cross_entropy
 from . import distributed
 from .checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -296,9 +295,7 @@ class _Run:
 
     def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy over the real (non-padding) targets."""
-        summed = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(),
-                                 ignore_index=self.pad_id, reduction="sum")
-        return summed / (targets != self.pad_id).sum().clamp(min=1)
+        return summed_cross_entropy(logits, targets, self.pad_id) / (targets != self.pad_id).sum().clamp(min=1)
 
     def _stop_non_finite(self, step: int, value: float):
         checkpoint = latest_checkpoint(self.run_dir)
@@ -324,8 +321,7 @@ class _Run:
             targets = ids[:, 1:]
             with self.autocast:
                 logits = self.model(ids[:, :-1])
-            sums[0] += F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(),
-                                       ignore_index=self.pad_id, reduction="sum").double()
+            sums[0] += summed_cross_entropy(logits, targets, self.pad_id).double()
             sums[1] += (targets != self.pad_id).sum()
         self.model.train()
         loss_sum, count = distributed.sum_across(self.info, sums).tolist()
