@@ -276,6 +276,9 @@ def test_drafting_through_the_api_and_cancel_of_a_queued_job(tmp_path):
         done, cancelled = (client.get(f"/api/jobs/{j['id']}").json() for j in (first, second))
         assert done["status"] == "done" and [d["seed"] for d in done["drafts"]] == [3, 4]
         assert cancelled["status"] == "cancelled" and cancelled["drafts"] == []
+        later = client.get(f"/api/jobs/{first['id']}?since=1").json()  # what the page polls
+        assert [d["seed"] for d in later["drafts"]] == [4] and later["drafts_count"] == 2
+        one_line_error(client.get(f"/api/jobs/{first['id']}?since=-1"), 400)
         roll = done["drafts"][0]["roll"]
         assert len(roll["bars"]) == 3 and roll["tracks"][0]["program"] == 73  # 2 bars + end; flute
         piece = client.post("/api/choose", json={"job": done["id"], "seed": 4}).json()

@@ -145,7 +145,13 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
         return JSONResponse(record, status_code=202)
 
     async def job(request: Request) -> JSONResponse:
-        return JSONResponse(engine_of(request).job(request.path_params["job"]))
+        """The job; with ``?since=N`` only drafts from the N-th on (the page polls)."""
+        record = engine_of(request).job(request.path_params["job"])
+        since = request.query_params.get("since", "0")
+        if not since.isdigit():
+            raise RequestError("since must be a count of drafts already shown")
+        return JSONResponse({**record, "drafts": record["drafts"][int(since):],
+                             "drafts_count": len(record["drafts"])})
 
     async def cancel(request: Request) -> JSONResponse:
         return JSONResponse(engine_of(request).cancel(request.path_params["job"]))

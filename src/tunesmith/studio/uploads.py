@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..atomic import write_bytes
 from ..errors import ReadError, RequestError
 from ..io import READABLE_SUFFIXES
 from .workdir import Workdir, now
@@ -53,7 +54,7 @@ def store(workdir: Workdir, kind: str, filename: str, data: bytes, extra: dict |
                                         "file": f"{kind}{suffix}", "bytes": len(data), "ready": False})
     folder = workdir.folder("uploads", record["id"])
     path = folder / record["file"]
-    path.write_bytes(data)
+    write_bytes(path, data)
     try:
         record.update(_check(kind, path, folder), **(extra or {}))
     except Exception:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from ..atomic import write_text
+from ..atomic import write_bytes, write_text
 from ..errors import RequestError
 
 ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -144,9 +144,9 @@ class Workdir:
             if folder.exists():  # left by a crash before the record was saved
                 shutil.rmtree(folder)
             folder.mkdir()
-            shutil.copyfile(score_file, folder / "score.mid")
-            if score_file.with_suffix(".json").is_file():
-                shutil.copyfile(score_file.with_suffix(".json"), folder / "score.json")
+            write_bytes(folder / "score.mid", Path(score_file).read_bytes())
+            if Path(score_file).with_suffix(".json").is_file():
+                write_bytes(folder / "score.json", Path(score_file).with_suffix(".json").read_bytes())
             piece["versions"].append({"n": number, "parent": piece["current"], "made": now(), **info})
             piece["current"] = number
             self.save("pieces", piece)

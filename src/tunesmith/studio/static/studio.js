@@ -225,16 +225,16 @@ async function poll() {
   clearTimeout(state.polling);
   const id = state.job.id;
   let job;
-  try { job = await api(`/api/jobs/${id}`); } catch (err) { failed(err); busy(false); return; }
+  try { job = await api(`/api/jobs/${id}?since=${state.shown.size}`); } catch (err) { failed(err); busy(false); return; }
   if (state.job.id !== id) return;
   $("progress").max = job.total; $("progress").value = job.done;
-  $("status").textContent = `${job.status}: ${job.drafts.length} of ${job.total} drafts`;
+  $("status").textContent = `${job.status}: ${job.drafts_count} of ${job.total} drafts`;
   for (const d of job.drafts) if (!state.shown.has(d.seed)) { state.shown.add(d.seed); addDraft(job, d); }
   if (FINAL.includes(job.status)) {
     busy(false);
     if (job.status === "failed" || job.status === "interrupted") say(job.error, true);
     else if (job.status === "cancelled") say("drafting cancelled");
-    else say(`${job.drafts.length} drafts in ${job.seconds} s`);
+    else say(`${job.drafts_count} drafts in ${job.seconds} s`);
     return;
   }
   state.polling = setTimeout(poll, 120);
