@@ -131,3 +131,11 @@ def test_chords_recognised_from_a_real_file_cover_it_without_gaps():
     assert all(a[2] != b[2] for a, b in zip(segments, segments[1:]))
     assert len({c for _, _, c in segments} - {NO_CHORD}) >= 6
     assert isinstance(segments[1][2], Chord)
+
+
+def test_an_endless_note_is_a_one_line_error_not_a_memory_blowup():
+    from tunesmith.errors import RequestError
+
+    score = Score(ticks_per_quarter=1, tracks=[Track(notes=make_notes([0], [2**31 - 1], [60]))])
+    with pytest.raises(RequestError, match="too long to name chords in"):
+        recognise_score(score)

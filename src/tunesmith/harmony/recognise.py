@@ -208,6 +208,10 @@ def merge_runs(times, chords: list[Chord]) -> list[tuple[float, float, Chord]]:
 PER = ("beat", "half", "bar")
 """Recognition grids: a chord per beat, per half bar or per bar at most."""
 
+MAX_WINDOWS = 200_000
+"""Most grid windows recognised in one piece (about 28 hours of 4/4 at 120 qpm per
+beat): a damaged file's endless note would otherwise ask for millions."""
+
 
 def meter_grid(score, per: str = "beat", end_tick: int | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +225,7 @@ def meter_grid(score, per: str = "beat", end_tick: int | None = None
         raise RequestError(f"unknown chord grid {per!r}: use one of {', '.join(PER)}")
     end = score.end_tick() if end_tick is None else int(end_tick)
     meters = score.meter_map()
-    times, strengths = [], []
+    times, strengths, count = [], [], 0
     tpq = score.ticks_per_quarter
     for i, (tick, num, den) in enumerate(meters.tolist()):
         stop = int(meters["tick"][i + 1]) if i + 1 < len(meters) else max(end, tick + 1)
@@ -230,6 +234,10 @@ def meter_grid(score, per: str = "beat", end_tick: int | None = None
         beats = num // 3 if compound else num
         beat = max(1, bar // beats)
         step = {"beat": beat, "half": bar // 2 if beats % 2 == 0 else bar, "bar": bar}[per]
+        count += -(-(stop - tick) // step)
+        if count > MAX_WINDOWS:
+            raise RequestError(f"too long to name chords in: more than {MAX_WINDOWS:,} "
+                               f"{per}s (the last note ends at tick {end:,})")
         ticks = np.arange(tick, stop, step, dtype=np.int64)
         position = (ticks - tick) % bar
         half = (beats % 2 == 0) & (position * 2 == bar)
