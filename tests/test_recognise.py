@@ -139,3 +139,13 @@ def test_an_endless_note_is_a_one_line_error_not_a_memory_blowup():
     score = Score(ticks_per_quarter=1, tracks=[Track(notes=make_notes([0], [2**31 - 1], [60]))])
     with pytest.raises(RequestError, match="too long to name chords in"):
         recognise_score(score)
+
+
+def test_thousands_of_endless_notes_are_refused_in_one_line():
+    from tunesmith.errors import RequestError
+
+    n = 2000
+    notes = make_notes(np.zeros(n, int), np.full(n, 150_000 * TPQ), 36 + np.arange(n) % 60)
+    score = Score(ticks_per_quarter=TPQ, tracks=[Track(notes=notes)])
+    with pytest.raises(RequestError, match="too many held notes"):
+        recognise_score(score)

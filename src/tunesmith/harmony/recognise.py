@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import RequestError
 from .symbols import NO_CHORD, QUALITY_INTERVALS, Chord
 
 CANDIDATES = ("maj", "min", "7", "maj7", "min7", "dim", "aug", "sus4", "hdim7")
@@ -71,6 +72,11 @@ def _templates(params: Params) -> tuple[np.ndarray, list[Chord], np.ndarray]:
     return np.array(weights), chords, np.array(priors)
 
 
+MAX_NOTE_WINDOWS = 5_000_000
+"""Most (note, window) overlaps one piece may make (a POP909 song makes about 5,000):
+each takes a few dozen bytes while profiles are built."""
+
+
 def window_profiles(onsets, offsets, pitches, weights, bounds, bass_span: int = 2
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(W, 12) pitch-class profiles and (W, 12) bass profiles of the W windows between
@@ -85,6 +91,9 @@ def window_profiles(onsets, offsets, pitches, weights, bounds, bass_span: int = 
     first = np.clip(np.searchsorted(bounds, onsets, "right") - 1, 0, n_windows)
     last = np.clip(np.searchsorted(bounds, offsets, "left"), 0, n_windows)
     counts = np.maximum(last - first, 0)
+    if counts.sum() > MAX_NOTE_WINDOWS:
+        raise RequestError(f"too many held notes to name chords in: {int(counts.sum()):,} "
+                           f"note-windows (at most {MAX_NOTE_WINDOWS:,})")
     note = np.repeat(np.arange(len(onsets)), counts)
     starts = np.cumsum(counts) - counts
     window = first[note] + np.arange(len(note)) - np.repeat(starts, counts)
@@ -219,8 +228,6 @@ def meter_grid(score, per: str = "beat", end_tick: int | None = None
     ``end_tick`` (default: where the last note ends). A beat is the denominator's note,
     or a dotted quarter in 6/8, 9/8 and 12/8; strength is 2 at a bar start, 1 at a half
     bar (even beat counts only), 0 elsewhere."""
-    from ..errors import RequestError
-
     if per not in PER:
         raise RequestError(f"unknown chord grid {per!r}: use one of {', '.join(PER)}")
     end = score.end_tick() if end_tick is None else int(end_tick)
