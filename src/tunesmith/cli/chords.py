@@ -13,6 +13,7 @@ import json
 
 from ..harmony.recognise import PER, recognise_score
 from ..harmony.symbols import table_chords
+from ..errors import TunesmithError
 from ..io import read
 
 
@@ -42,15 +43,26 @@ def chord_segments(score, per: str = "beat", recognise: bool = False
     return "recognised", recognise_score(score, per)
 
 
+def chord_dicts(score, segments) -> list[dict]:
+    """JSON-ready chords: start and end in seconds, start_beat in quarter notes from the
+    start, symbol and Harte label (as ``tunesmith chords --json`` and drafts' .json)."""
+    if not segments:
+        return []
+    starts = score.ticks_to_seconds([s for s, _, _ in segments])
+    ends = score.ticks_to_seconds([e for _, e, _ in segments])
+    return [{"start": round(float(a), 3), "end": round(float(b), 3),
+             "start_beat": round(tick / score.ticks_per_quarter, 3),
+             "symbol": chord.symbol(), "harte": chord.harte()}
+            for a, b, (tick, _, chord) in zip(starts, ends, segments)]
+
+
 def run(args) -> int:
     score = read(args.file)
-    source, segments = chord_segments(score, args.per, args.recognise)
-    starts = score.ticks_to_seconds([s for s, _, _ in segments]) if segments else []
-    ends = score.ticks_to_seconds([e for _, e, _ in segments]) if segments else []
-    chords = [{"start": round(float(a), 3), "end": round(float(b), 3),
-               "start_beat": round(tick / score.ticks_per_quarter, 3),
-               "symbol": chord.symbol(), "harte": chord.harte()}
-              for a, b, (tick, _, chord) in zip(starts, ends, segments)]
+    try:
+        source, segments = chord_segments(score, args.per, args.recognise)
+    except TunesmithError as exc:  # e.g. a damaged file's endless notes: name the file
+        raise type(exc)(exc.reason, args.file) from None
+    chords = chord_dicts(score, segments)
     if args.json:
         print(json.dumps({"path": args.file, "source": source, "chords": chords},
                          ensure_ascii=False))
