@@ -72,7 +72,8 @@ class ConstrainedState:
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
                  target_bars: int, exact: bool = True, start_on_downbeat: bool = False,
-                 every_part_every_bar: bool = False, mode: str = "new"):
+                 every_part_every_bar: bool = False, mode: str = "new", prompt=None,
+                 span: tuple[int, int] | None = None):
         self.tok = tokenizer
         self.vocab = tokenizer.vocab
         self.resolved = resolved
@@ -99,7 +100,7 @@ class ConstrainedState:
         self.last_pitch = np.full(batch_size, -1, dtype=np.int64)   # of the piece, any part
         self.pitch_repeats = np.zeros(batch_size, dtype=np.int64)   # notes in a row on it
         self._static = self._static_masks()
-        self.rules = build_rules(RuleContext(tokenizer, resolved, batch_size, target_bars, mode))
+        self.rules = build_rules(RuleContext(tokenizer, resolved, batch_size, target_bars, mode, prompt, span))
 
     def map_arrays(self, convert) -> "ConstrainedState":
         """A copy whose arrays (grammar, request masks and state) are ``convert(array)``."""

@@ -17,6 +17,12 @@ LOOP_SHARE = 0.5
 """A draft more than this share of whose bars repeat an earlier bar exactly is a loop."""
 
 
+REPETITION_COST = 0.5
+"""Nats per token a draft's ranking loses per share of bars repeating an earlier bar: a
+draft repeating half its bars loses 0.25, about the spread of mean log-likelihoods
+between drafts, so accidental repetition decides between otherwise close drafts."""
+
+
 def repeated_bar_share(score: Score) -> float:
     """Share of the bars with notes that repeat an earlier bar note for note (pitch,
     place in the bar, length, part): 0.5 for an AABB tune, 0.875 for a 2-bar loop
@@ -48,7 +54,8 @@ def rank(drafts: list[Draft], keep: int | None) -> list[Draft]:
     are kept only when there are not enough other drafts."""
     if keep is None:
         return drafts
-    ordered = sorted(drafts, key=lambda d: (is_degenerate(d.generated), -d.mean_log_likelihood))
+    ordered = sorted(drafts, key=lambda d: (is_degenerate(d.generated), -d.mean_log_likelihood
+                                            + REPETITION_COST * repeated_bar_share(d.generated)))
     chosen, seen = [], []
     for draft in ordered:
         notes = _note_set(draft.score)

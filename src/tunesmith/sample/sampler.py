@@ -24,6 +24,7 @@ from .merge import merge_draft
 from .plans import Plan, bar_window, make_plan, prompt_ids, track_infill_plan, track_windows
 from .processors import choose, processors_for
 from .ranking import rank
+from .rules.timeline import draft_chords
 from .request import GenerationRequest, ResolvedRequest, resolve
 
 MAX_BATCH = 64
@@ -197,7 +198,8 @@ def _draft_batch(model, tok: Tokenizer, resolved: ResolvedRequest, plan: Plan, s
     state = ConstrainedState(tok, resolved, count, plan.target_bars, exact=plan.exact_bars(resolved),
                              start_on_downbeat=plan.mode == "new" and not request.pickup,
                              every_part_every_bar=plan.mode in ("new", "continue") and len(resolved.programs) > 1,
-                             mode=plan.mode)
+                             mode=plan.mode, prompt=getattr(plan, "prompt", None),
+                             span=getattr(plan, "span", None))
     state.fill_origin[:] = plan.fill_origin
     for token in plan.prefix.tolist():
         state.advance(np.full(count, token))
@@ -226,6 +228,10 @@ def _draft_batch(model, tok: Tokenizer, resolved: ResolvedRequest, plan: Plan, s
         mean_log_likelihood = float(step_log_probs[: length[row], row].mean()) if length[row] else 0.0
         ids = plan.assemble(tok, generated)
         score, new = plan.result(tok, resolved, tok.decode(ids))
+        score.chords = draft_chords(resolved, plan.mode, getattr(plan, "span", None), score,
+                                    getattr(plan, "prompt", None))
+        if new is not score:
+            new.chords = score.chords
         drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids, score=score,
                             generated=new, mean_log_likelihood=mean_log_likelihood,
                             tokens_generated=int(length[row])))

@@ -25,13 +25,17 @@ class RuleContext:
     """What a rule is built from: the request, the batch and what the plan writes.
 
     ``mode``: "new", "continue", "infill_bars" or "infill_track"; ``target_bars``: bars
-    written after the prompt (or inside the hole)."""
+    written after the prompt (or inside the hole); ``prompt``: the composer's Score
+    (None for a new piece, or for one window of a long track infill); ``span``: the
+    infilled bars (from 0, inclusive)."""
 
     tokenizer: object
     resolved: object
     batch_size: int
     target_bars: int
     mode: str = "new"
+    prompt: object = None
+    span: tuple[int, int] | None = None
 
 
 class Rule:
@@ -71,6 +75,7 @@ def build_rules(context: RuleContext) -> list[Rule]:
     return [rule for build in RULE_BUILDERS if (rule := build(context)) is not None]
 
 
-from . import rhythm  # noqa: E402,F401  registers its rules
+from . import form  # noqa: E402,F401  registers its rules
 from . import harmony  # noqa: E402,F401  registers its rules (chords; before idioms, which narrow after it)
 from . import idioms  # noqa: E402,F401  registers its rules
+from . import rhythm  # noqa: E402,F401  registers its rules
