@@ -129,6 +129,8 @@ def draft(checked: CheckedRequest, loaded: LoadedModel, out: str | os.PathLike |
           progress=None, compile: bool | str = False, warn=None) -> list[DraftResult]:
     """Draft, rank, check originality and (with ``out``) write every kept draft.
 
+    Callers check the outputs with `check_outputs` before loading the model, so that a
+    taken file fails fast; the writers refuse to replace a file all the same.
     ``reuse_same``: a draft whose files are on disk from the same request, seed and
     weights is kept as it is (a resumed batch); files of any other draft are never
     overwritten without ``overwrite``. ``warn`` is called with a one-line message for
@@ -138,8 +140,6 @@ def draft(checked: CheckedRequest, loaded: LoadedModel, out: str | os.PathLike |
     from .sample.dynamics import shape_draft
 
     policy = policy or OriginalityPolicy()
-    if out is not None and not reuse_same:
-        check_outputs(checked, out, overwrite)
     drafts = generate(loaded.model, loaded.tokenizer, checked.request, prompt=checked.prompt,
                       progress=progress, compile=compile)
     results = []
