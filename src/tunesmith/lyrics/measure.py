@@ -26,6 +26,8 @@ class StressCounts:
     unstressed: int = 0          # unstressed syllables
     unstressed_strong: int = 0   # ... on a strong beat
     unmatched_words: int = 0     # words whose syllable count the dictionary disputes
+    primary_beat: int = 0        # primary stresses of long words on any beat
+    unstressed_beat: int = 0     # unstressed syllables on any beat
 
     def add(self, other: "StressCounts") -> "StressCounts":
         return StressCounts(*(a + b for a, b in zip(vars(self).values(), vars(other).values())))
@@ -33,6 +35,11 @@ class StressCounts:
     @property
     def primary_share(self) -> float:
         return self.primary_strong / self.primary if self.primary else float("nan")
+
+    @property
+    def primary_beat_share(self) -> float:
+        """Primary stresses of long words on any beat (not between beats)."""
+        return self.primary_beat / self.primary if self.primary else float("nan")
 
     @property
     def unstressed_share(self) -> float:
@@ -69,13 +76,15 @@ def count_stresses(positions_units, meters: list[Meter], texts: list[str], lang:
         if stress is None:
             counts.unmatched_words += 1
             continue
-        strong = bool(metric_weight(position, meter) >= 2)
+        weight = int(metric_weight(position, meter))
         if stress[0] == PRIMARY and stress[1] > 1:
             counts.primary += 1
-            counts.primary_strong += strong
+            counts.primary_strong += weight >= 2
+            counts.primary_beat += weight >= 1
         elif stress[0] != PRIMARY:
             counts.unstressed += 1
-            counts.unstressed_strong += strong
+            counts.unstressed_strong += weight >= 2
+            counts.unstressed_beat += weight >= 1
     return counts
 
 
