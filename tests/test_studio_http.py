@@ -357,3 +357,31 @@ def test_the_cli_serves_the_studio_and_refuses_a_taken_port(tmp_path):
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_no_json_body_makes_the_server_answer_500(tmp_path):
+    """Any JSON a client sends to any POST endpoint gets an answer below 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    app = create_app(tmp_path / "work", start=False)
+    client = TestClient(app, raise_server_exceptions=False)
+    scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=30)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=8)
+    names = st.sampled_from([f.name for f in all_fields()] + ["action", "piece", "bars", "job", "seed"])
+    forms = st.dictionaries(names, values, max_size=5)
+    bodies = st.fixed_dictionaries({}, optional={
+        "action": st.sampled_from(["new", "bars", "continue", "part", "x"]) | values,
+        "form": forms | values, "piece": st.text(max_size=14) | values, "bars": values,
+        "count": values, "program": values, "job": values, "seed": values})
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=bodies, path=st.sampled_from(["/api/jobs", "/api/choose"]))
+    def check(body, path):
+        response = client.post(path, content=json.dumps(body, allow_nan=True),
+                               headers={"content-type": "application/json"})
+        assert response.status_code < 500, (body, response.text)
+        assert "\n" not in response.text
+
+    check()

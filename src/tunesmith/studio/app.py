@@ -113,13 +113,15 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
     async def submit(request: Request) -> JSONResponse:
         body = await _json_body(request)
         action = body.get("action", "new")
+        if not isinstance(action, str) or action != "new" and action not in PIECE_ACTIONS:
+            raise RequestError(f"unknown action {str(action)[:30]!r}: new, {', '.join(PIECE_ACTIONS)}")
         form = body.get("form", {})
         if action != "new" and isinstance(form, dict):
             form = {k: v for k, v in form.items() if k not in PIECE_SETS}
         req, checks = build_request(form)
         piece = base = None
         if action in PIECE_ACTIONS:
-            piece = body.get("piece")
+            piece = str(body.get("piece"))
             item = files.version_item(store, piece)
             base = int(item.folder.name[1:])
             req.prompt = str(item.midi)
@@ -139,8 +141,6 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
                 if not isinstance(program, str) or not program.strip():
                     raise RequestError("name the instrument of the part to add or redo")
                 req.infill_program = program.strip()
-        elif action != "new":
-            raise RequestError(f"unknown action {str(action)[:30]!r}: new, {', '.join(PIECE_ACTIONS)}")
         record = await run_in_threadpool(engine_of(request).submit, action, req, checks, piece, base)
         return JSONResponse(record, status_code=202)
 
