@@ -248,7 +248,8 @@ class Score:
     def __repr__(self) -> str:
         return (f"Score(tpq={self.ticks_per_quarter}, {len(self.tracks)} tracks, "
                 f"{self.note_count()} notes, {len(self.tempos)} tempos, "
-                f"{len(self.time_signatures)} meters, {len(self.key_signatures)} keys)")
+                f"{len(self.time_signatures)} meters, {len(self.key_signatures)} keys, "
+                f"{len(self.chords)} chords)")
 
     # --- reading and writing (thin wrappers over tunesmith.io) -------------------------
     @classmethod
