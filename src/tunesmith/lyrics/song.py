@@ -145,6 +145,8 @@ def draft_songs(loaded, sections: list[Section], settings: SongSettings, meter: 
     for draft in _draft(loaded, melody_request(settings, plan)):
         melody = draft.score
         melody.tracks[0].name = "melody"
+        if settings.chords and settings.chords.strip().lower() != "auto" and not len(melody.chords):
+            melody.chords = progression_table(settings.chords, melody, plan.bars)
         full = _accompany(loaded, melody, settings, draft.seed)
         songs.append(_lay_out(full, plan, tunes, sections, meter, draft.seed))
     return songs
@@ -155,6 +157,28 @@ def _draft(loaded, req, prompt: Score | None = None):
     from .. import pipeline
 
     return [result.draft for result in pipeline.draft(pipeline.check(req, prompt=prompt), loaded)]
+
+
+def progression_table(text: str, score: Score, bars: int) -> np.ndarray:
+    """The chord table of a progression as the harmony rules read it (bar b sings over
+    the progression's bar b mod its length, a bar's chords splitting it evenly), in
+    ticks of ``score``, over ``bars`` bars."""
+    from ..harmony.symbols import chord_table, parse_progression
+    from ..score import CHORD_DTYPE
+
+    progression = parse_progression(text)
+    starts = score.bar_starts(until_tick=int(bars * 4 * score.ticks_per_quarter * 8))
+    starts = list(starts[: bars + 1])
+    while len(starts) < bars + 1:  # bars after the last note: as long as the one before
+        starts.append(starts[-1] + (starts[-1] - starts[-2] if len(starts) > 1 else 4 * score.ticks_per_quarter))
+    ticks, chords = [], []
+    for b in range(bars):
+        in_bar = progression[b % len(progression)]
+        length = (starts[b + 1] - starts[b]) / len(in_bar)
+        for k, chord in enumerate(in_bar):
+            ticks.append(int(starts[b] + k * length))
+            chords.append(chord)
+    return chord_table(ticks, chords, CHORD_DTYPE)
 
 
 def _accompany(loaded, melody: Score, settings: SongSettings, seed: int) -> Score:
