@@ -230,3 +230,20 @@ def test_chords_command_names_the_file_when_recognition_refuses_it(tmp_path):
     code, out, err = _cli("chords", str(path))
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith(f"tunesmith: error: {path}: too long to name chords in")
+
+
+def test_symbols_are_spelled_in_the_key_everywhere_they_are_written(tmp_path):
+    from tunesmith.harmony.symbols import spelled_chords
+    from tunesmith.score import KEY_DTYPE
+
+    score = _lead_sheet()
+    score.chords = chord_table([0, 1920, 3840], [parse_chord(s) for s in ("Db", "Bbm7/Ab", "Eb7")],
+                               CHORD_DTYPE)
+    score.key_signatures = np.array([(0, 8, 0), (3840, 9, 0)], dtype=KEY_DTYPE)  # Ab, then A major
+    assert spelled_chords(score) == [(0, "Db"), (1920, "Bbm7/Ab"), (3840, "D#7")]
+    score.write(tmp_path / "a.musicxml")
+    score.write(tmp_path / "a.mid")
+    xml = (tmp_path / "a.musicxml").read_text()
+    assert "<root-step>D</root-step>\n          <root-alter>1</root-alter>" in xml  # D#7
+    assert "<root-step>D</root-step>\n          <root-alter>-1</root-alter>" in xml  # Db
+    assert _chords(read(tmp_path / "a.mid")) == _chords(score)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from .. import gm
-from ..harmony.symbols import table_chords
+from ..harmony.symbols import spelled_chords
 from ..io import read, read_pieces
 from ..score import PITCH_CLASS_NAMES, Lyric, Score, key_name, lyrics_text
 
@@ -83,8 +81,7 @@ def summarize(score: Score, index: int = 0) -> dict:
                    "first": [{"tick": lyric.tick, "track": i, "text": lyric.text}
                              for i, lyric in lyrics[:SHOWN]]},
         "markers": [{"tick": m.tick, "text": m.text} for m in score.markers],
-        "chords": [{"tick": tick, "symbol": chord.symbol()}
-                   for tick, chord in table_chords(np.sort(score.chords, order="tick"))],
+        "chords": [{"tick": tick, "symbol": symbol} for tick, symbol in spelled_chords(score)],
         "recovered": score.metadata.get("recovered"),
     }
 

@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from ..errors import TunesmithError
-from .symbols import Chord, chord_table, parse_chord, table_chords
+from .symbols import Chord, chord_table, parse_chord, spelled_chords
 
 
 def _chord_or_none(text: str) -> Chord | None:
@@ -87,8 +87,6 @@ def chords_from_text_events(score, data: bytes, tracks, scan_text_events) -> Non
 
 
 def chord_marker_texts(score) -> list[tuple[int, str]]:
-    """(tick, symbol) of every chord change of ``score``, for marker events."""
-    if len(score.chords) == 0:
-        return []
-    return [(tick, chord.symbol()) for tick, chord in
-            table_chords(np.sort(score.chords, order="tick"))]
+    """(tick, symbol) of every chord change of ``score``, spelled in its key, for marker
+    events."""
+    return spelled_chords(score)

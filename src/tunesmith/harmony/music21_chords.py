@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .symbols import _BY_INTERVALS, NO_CHORD, Chord, table_chords
+from .symbols import _BY_INTERVALS, NO_CHORD, Chord, flats_at, table_chords
 
 # our quality -> (MusicXML/music21 kind, [(modType, degree, semitone alteration)]). Only
 # MusicXML's own kind values (music21's "suspended-fourth-seventh" shows as garbage in
@@ -37,17 +37,21 @@ _KIND = {
     "maj13": ("major-13th", []), "min13": ("minor-13th", []),
 }
 _NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
+_SHARPS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLATS = ("C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B")
 
 
-def to_music21(chord: Chord):
-    """A ``music21.harmony.ChordSymbol`` (or ``NoChord``) for ``chord``."""
+def to_music21(chord: Chord, flats: bool | None = None):
+    """A ``music21.harmony.ChordSymbol`` (or ``NoChord``) for ``chord``; black keys
+    spelled as flats, sharps, or (None) as in `symbols.NAMES`."""
     from music21 import harmony
 
     if chord.is_no_chord:
         return harmony.NoChord()
     kind, steps = _KIND[chord.quality]
-    symbol = harmony.ChordSymbol(root=_NAMES[chord.root], kind=kind,
-                                 bass=_NAMES[chord.bass] if chord.bass != chord.root else None)
+    names = _NAMES if flats is None else (_FLATS if flats else _SHARPS)
+    symbol = harmony.ChordSymbol(root=names[chord.root], kind=kind,
+                                 bass=names[chord.bass] if chord.bass != chord.root else None)
     for mod_type, degree, alter in steps:
         symbol.addChordStepModification(harmony.ChordStepModification(mod_type, degree, alter))
     return symbol
@@ -98,13 +102,15 @@ def chords_from_walks(walks, tpq: int, dtype: np.dtype) -> np.ndarray:
 
 
 def music21_symbols(score, quarters) -> list[tuple[object, object]]:
-    """(offset in quarters, ChordSymbol) for the score's chord table; ``quarters`` maps
-    an array of ticks to offsets (the notation grid)."""
+    """(offset in quarters, ChordSymbol) for the score's chord table, spelled in the key
+    in force; ``quarters`` maps an array of ticks to offsets (the notation grid)."""
     if len(score.chords) == 0:
         return []
     rows = table_chords(np.sort(score.chords, order="tick"))
-    offsets = quarters(np.array([tick for tick, _ in rows], dtype=np.int64))
-    return [(offset, to_music21(chord)) for offset, (_, chord) in zip(offsets, rows)]
+    ticks = [tick for tick, _ in rows]
+    offsets = quarters(np.array(ticks, dtype=np.int64))
+    return [(offset, to_music21(chord, flat)) for offset, (_, chord), flat
+            in zip(offsets, rows, flats_at(score, ticks))]
 
 
 _NO_CHORD_XML = re.compile(rb'<root>\s*<root-step text="">[A-G]</root-step>\s*</root>\s*'

@@ -306,3 +306,26 @@ def table_chords(table: np.ndarray) -> list[tuple[int, Chord]]:
     """(tick, Chord) for each row of a Score chord table."""
     return [(int(tick), NO_CHORD if quality < 0 else Chord(root, QUALITIES[quality], bass))
             for tick, root, quality, bass in table[["tick", "root", "quality", "bass"]].tolist()]
+
+
+def flats_at(score, ticks) -> list[bool | None]:
+    """For each tick, how the key in force there spells black keys: True in flat keys,
+    False in sharp keys, None in C major / A minor or with no key (`NAMES` then)."""
+    from ..score import key_signature_sharps
+
+    keys = np.sort(score.key_signatures, order="tick")
+    if len(keys) == 0:
+        return [None] * len(ticks)
+    index = np.searchsorted(keys["tick"], np.asarray(ticks, dtype=np.int64), "right") - 1
+    sharps = [key_signature_sharps(int(t), int(m)) for t, m in zip(keys["tonic"], keys["mode"])]
+    return [None if i < 0 or sharps[i] == 0 else sharps[i] < 0 for i in index.tolist()]
+
+
+def spelled_chords(score) -> list[tuple[int, str]]:
+    """(tick, symbol) of a score's chord changes, each spelled in the key in force
+    (``Db`` in Ab major, ``C#`` in A major)."""
+    if len(score.chords) == 0:
+        return []
+    rows = table_chords(np.sort(score.chords, order="tick"))
+    flats = flats_at(score, [tick for tick, _ in rows])
+    return [(tick, chord.symbol(flat)) for (tick, chord), flat in zip(rows, flats)]

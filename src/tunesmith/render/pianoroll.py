@@ -107,13 +107,12 @@ def _draw_chords(ax, score: Score, end: int) -> None:
     line of symbols), with a faint line down through the roll."""
     if len(score.chords) == 0:
         return
-    from ..harmony.symbols import table_chords
+    from ..harmony.symbols import spelled_chords
 
-    changes = [(tick, chord) for tick, chord in table_chords(np.sort(score.chords, order="tick"))
-               if tick < end]
+    changes = [(tick, symbol) for tick, symbol in spelled_chords(score) if tick < end]
     above = ax.get_xaxis_transform()  # x in ticks, y in axes fractions
-    for tick, chord in changes:
-        ax.text(tick, 1.01, chord.symbol(), transform=above, fontsize=8, ha="left",
+    for tick, symbol in changes:
+        ax.text(tick, 1.01, symbol, transform=above, fontsize=8, ha="left",
                 va="bottom", fontweight="bold", clip_on=False)
     ax.vlines([tick for tick, _ in changes], 0, 1, transform=above, colors="tab:red",
               linewidths=0.4, alpha=0.35, zorder=0)
