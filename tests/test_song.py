@@ -192,3 +192,19 @@ def test_bad_song_input_is_a_one_line_error(tmp_path, content, args, reason):
 def test_a_missing_words_file_names_itself(tmp_path):
     done = _cli(tmp_path / "nope.txt", "--out", tmp_path / "out")
     assert done.returncode == 2 and f"{tmp_path / 'nope.txt'}:" in done.stderr
+
+
+def test_words_set_to_an_existing_melody_follow_its_notes_and_stresses():
+    from tunesmith.score import Score, Track, make_notes
+
+    quarter = 480
+    onsets = [i * quarter for i in range(14)] + [16 * quarter + i * quarter for i in range(6)]
+    melody = Score(tracks=[Track("tune", 73, notes=make_notes(onsets, [quarter] * 20, [60 + i % 7 for i in range(20)]))])
+    sections = parse_words("Morning comes across the water\nLight is on the open sea\n")
+    settings = SongSettings(accompaniment="none")
+    song = draft_songs(None, sections, settings, check_settings(settings), prompt=melody)[0]
+    sung = song.score.tracks[0]
+    assert sorted(sung.notes["onset"].tolist()) == onsets                        # the melody's own notes
+    assert len(sung.lyrics) == 15 and lyrics_text(sung.lyrics).split() == _words(sections)
+    assert score_stresses(song.score).primary_share >= 0.9
+    assert len(song.line_ends) == 2

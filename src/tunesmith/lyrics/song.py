@@ -396,12 +396,15 @@ def _song_from_melody(loaded, sections, settings, meter, prompt: Score) -> Song:
             held = j + 1 < len(starts) and starts[j + 1] < 0
             words.append(SungNote(int(round(ons2[j] * scale)), syllables[s].text, held))
     full.tracks[0].lyrics = [Lyric(w.onset, w.text) for w in words]
+    begins = {int(s): j for j, s in enumerate(starts) if s >= 0}
+    line_ends = [int(round(ons2[begins[first] - 1] * scale)) for first in sorted(line_starts) if first > 0]
+    line_ends.append(int(round(ons2[-1] * scale)))
     plan = RhythmPlan(ons2, durs2, np.maximum.accumulate(np.where(starts >= 0, starts, 0)), starts >= 0,
                       np.zeros(len(ons2), dtype=np.int64), int(-(-int(ons2[-1] + durs2[-1]) // meter.bar)), [0])
     sheet = full.copy()
     sheet.tracks = sheet.tracks[:1]
     sheet.tracks[0].lyrics = []
-    return Song(settings.seed, full, sheet, words, plan, sections)
+    return Song(settings.seed, full, sheet, words, plan, sections, line_ends)
 
 
 def safe_stem(text: str) -> str:
