@@ -83,7 +83,27 @@ def register(subparsers) -> None:
                         "--key and no --chords)")
     p.add_argument("--drum-kit", choices=("gm", "all"), default="gm",
                    help="gm (default): drums play General MIDI kit pieces only; all: any drum key")
+    # --- form ---
+    p.add_argument("--form", metavar="SECTIONS",
+                   help='sections, e.g. "AABA" (with --bars 32), "A8 A8 B8 A8" or "verse8 chorus8 verse '
+                        'chorus": the same name is the same music, a new name new material')
+    p.add_argument("--vary", action="store_true",
+                   help="with --form, a repeated section keeps its rhythm and gets new pitches")
+    p.add_argument("--max-repeated-bars", type=_repeats, default=8, metavar="N",
+                   help="most bars of any 16 that may copy an earlier bar note for note (default 8; "
+                        "'off' allows loops)")
+    p.add_argument("--phrase-bars", type=int, default=4, metavar="N",
+                   help="every Nth bar ends a phrase on a long note or a rest (default 4; 0 = off)")
     p.set_defaults(func=run)
+
+
+def _repeats(text: str) -> int | None:
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bars or 'off'") from None
 
 
 def _bars(text: str) -> int | None:
@@ -122,7 +142,8 @@ def build_request(args):
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
         repetition_penalty=args.repetition_penalty, seed=args.seed,
         num_samples=args.num_samples, keep=args.keep, dynamics=args.dynamics,
-        **_harmony_fields(args))
+        max_repeated_bars=args.max_repeated_bars, phrase_bars=args.phrase_bars, form=args.form,
+        vary=args.vary, **_harmony_fields(args))
 
 
 def _harmony_fields(args) -> dict:

@@ -147,6 +147,19 @@ class GenerationRequest:
     dynamics: str = "shaped"
     """``shaped`` (accents by meter, 4-bar phrase swells, parts balanced; see
     `tunesmith.sample.dynamics`) or ``flat`` (every new note as the model wrote it)."""
+    max_repeated_bars: int | None = 8
+    """Most bars of any 16 in a row that may copy an earlier bar note for note: a mask
+    against loops (`sample.rules.form`); None = off. What a ``form`` repeats is copied
+    whole and not counted."""
+    phrase_bars: int = 4
+    """Bars per phrase: every phrase's last bar (and the piece's last) holds a long
+    note (a quarter or more) or a rest (an eighth or more), so melodies breathe; 0 = off."""
+    form: str | None = None
+    """Sections, e.g. "AABA", "A8 A8 B8 A8" or "verse8 chorus8 verse chorus": the same
+    name is the same music, a new name new material; bars without a count share
+    ``bars`` equally (see `sample.form`)."""
+    vary: bool = False
+    """With ``form``: a repeated section keeps its rhythm and re-drafts its pitches."""
     rhythm: list[list[int]] | None = None
     """[onset, duration] of every note to write, grid units (12 per quarter) from the
     downbeat of bar 1, one monophonic part: the notes' times are forced and the model
@@ -201,6 +214,7 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
     r = request
     _check_values(r)
     _check_rhythm(r)
+    _check_form(r)
     if r.infill_bars and r.infill_program:
         raise RequestError("choose bar infilling or track infilling, not both")
     if (r.infill_bars or r.infill_program) and not r.prompt:
@@ -376,6 +390,21 @@ def _check_rhythm(r: GenerationRequest) -> None:
     if r.prompt or r.lyrics or r.infill_bars or r.infill_program or r.bars is None or not r.time_signature:
         raise RequestError("a forced rhythm is for a new melody: give bars and a time signature, "
                            "no prompt and no lyrics")
+
+
+def _check_form(r: GenerationRequest) -> None:
+    """One-line errors for the form fields (`sample.form` parses ``form`` itself)."""
+    limit = r.max_repeated_bars
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise RequestError(f"max repeated bars must be a whole number of at least 0 (or None), not {limit!r}")
+    if isinstance(r.phrase_bars, bool) or not isinstance(r.phrase_bars, int) or not 0 <= r.phrase_bars <= 64:
+        raise RequestError(f"phrase bars must be 0 (off) to 64, not {r.phrase_bars!r}")
+    if r.vary and not r.form:
+        raise RequestError("--vary re-drafts a form's repeated sections: give --form too")
+    if r.form is not None:
+        from .form import parse_form
+
+        parse_form(r.form, r.bars)
 
 
 MAX_SYLLABLES = 200
