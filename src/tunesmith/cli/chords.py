@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from ..harmony.recognise import PER, recognise_score
-from ..harmony.symbols import table_chords
+from ..harmony.symbols import flats_at, table_chords
 from ..errors import TunesmithError
 from ..io import read
 
@@ -45,15 +45,17 @@ def chord_segments(score, per: str = "beat", recognise: bool = False
 
 def chord_dicts(score, segments) -> list[dict]:
     """JSON-ready chords: start and end in seconds, start_beat in quarter notes from the
-    start, symbol and Harte label (as ``tunesmith chords --json`` and drafts' .json)."""
+    start, symbol (spelled in the key in force) and Harte label (as ``tunesmith chords
+    --json`` and drafts' .json)."""
     if not segments:
         return []
     starts = score.ticks_to_seconds([s for s, _, _ in segments])
     ends = score.ticks_to_seconds([e for _, e, _ in segments])
+    flats = flats_at(score, [s for s, _, _ in segments])
     return [{"start": round(float(a), 3), "end": round(float(b), 3),
              "start_beat": round(tick / score.ticks_per_quarter, 3),
-             "symbol": chord.symbol(), "harte": chord.harte()}
-            for a, b, (tick, _, chord) in zip(starts, ends, segments)]
+             "symbol": chord.symbol(flat), "harte": chord.harte()}
+            for a, b, (tick, _, chord), flat in zip(starts, ends, segments, flats)]
 
 
 def run(args) -> int:
