@@ -53,6 +53,8 @@ def key_rows(score, keys_path: Path) -> list[tuple[int, int, int]]:
     from tunesmith.score import parse_key
 
     rows = []
+    if not keys_path.is_file():  # a song folder without key labels: no key
+        return []
     for line in keys_path.read_text(encoding="utf-8").splitlines():
         parts = line.split()
         if len(parts) != 3:
