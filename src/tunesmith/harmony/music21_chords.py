@@ -12,7 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .symbols import _BY_INTERVALS, NO_CHORD, Chord, flats_at, table_chords
+from .symbols import (_BY_INTERVALS, FLAT_NAMES, NAMES, NO_CHORD, SHARP_NAMES, Chord,
+                      _bass_name, flats_at, table_chords)
 
 # our quality -> (MusicXML/music21 kind, [(modType, degree, semitone alteration)]). Only
 # MusicXML's own kind values (music21's "suspended-fourth-seventh" shows as garbage in
@@ -36,9 +37,11 @@ _KIND = {
     "11": ("dominant-11th", []), "min11": ("minor-11th", []), "13": ("dominant-13th", []),
     "maj13": ("major-13th", []), "min13": ("minor-13th", []),
 }
-_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
-_SHARPS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FLATS = ("C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B")
+
+
+def _music21_name(name: str) -> str:
+    """``Bb`` -> ``B-`` (music21 writes flats as minus signs)."""
+    return name[0] + name[1:].replace("b", "-")
 
 
 def to_music21(chord: Chord, flats: bool | None = None):
@@ -49,9 +52,11 @@ def to_music21(chord: Chord, flats: bool | None = None):
     if chord.is_no_chord:
         return harmony.NoChord()
     kind, steps = _KIND[chord.quality]
-    names = _NAMES if flats is None else (_FLATS if flats else _SHARPS)
-    symbol = harmony.ChordSymbol(root=names[chord.root], kind=kind,
-                                 bass=names[chord.bass] if chord.bass != chord.root else None)
+    names = NAMES if flats is None else (FLAT_NAMES if flats else SHARP_NAMES)
+    root = names[chord.root]
+    bass = None if chord.bass == chord.root else (_bass_name(root, chord) or names[chord.bass])
+    symbol = harmony.ChordSymbol(root=_music21_name(root), kind=kind,
+                                 bass=None if bass is None else _music21_name(bass))
     for mod_type, degree, alter in steps:
         symbol.addChordStepModification(harmony.ChordStepModification(mod_type, degree, alter))
     return symbol

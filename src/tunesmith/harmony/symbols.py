@@ -123,6 +123,23 @@ _HARTE_EXTRA = {"": (0, 4, 7), "1": (0,), "b9": (0, 1, 4, 7, 10), "#9": (0, 3, 4
                 "#11": (0, 2, 4, 6, 7, 10), "b13": (0, 2, 4, 5, 7, 8, 10)}
 
 
+# letters above the root of each chord-tone interval: the bass of C#/E# is E#, not F
+_INTERVAL_LETTERS = {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 4, 7: 4, 8: 4, 9: 5, 10: 6, 11: 6}
+_LETTERS = "CDEFGAB"
+_ACCIDENTAL_TEXT = {0: "", 1: "#", 2: "##", 11: "b", 10: "bb"}
+
+
+def _bass_name(root_name: str, chord: "Chord") -> str | None:
+    """The bass spelled as the chord tone it is (a third of C# is E#), or None when the
+    bass is not a chord tone or would need more than a double accidental."""
+    interval = (chord.bass - chord.root) % 12
+    if interval not in QUALITY_INTERVALS[chord.quality]:
+        return None
+    letter = _LETTERS[(_LETTERS.index(root_name[0]) + _INTERVAL_LETTERS[interval]) % 7]
+    accidental = _ACCIDENTAL_TEXT.get((chord.bass - _NOTE_BASE[letter]) % 12)
+    return None if accidental is None else letter + accidental
+
+
 @dataclass(frozen=True)
 class Chord:
     """A chord: ``root`` and ``bass`` pitch classes 0-11 (0 = C) and a quality name from
@@ -165,7 +182,9 @@ class Chord:
             return NC_SYMBOL
         names = NAMES if flats is None else (FLAT_NAMES if flats else SHARP_NAMES)
         text = names[self.root] + _SUFFIX[self.quality]
-        return text if self.bass == self.root else f"{text}/{names[self.bass]}"
+        if self.bass == self.root:
+            return text
+        return f"{text}/{_bass_name(names[self.root], self) or names[self.bass]}"
 
     def harte(self) -> str:
         """Harte label: ``"A:min7/b3"``, ``"C:maj"``, ``"N"``; the bass as a degree."""
