@@ -126,6 +126,7 @@ class BarInfill(Plan):
 class TrackInfill(Plan):
     slot: int = 0                       # the part written
     prompt: Score | None = None         # None: a window of a longer prompt (result: as decoded)
+    context: Score | None = None        # the music the part is written against (for the rules)
     mode = "infill_track"
 
     def exact_bars(self, resolved):
@@ -211,10 +212,12 @@ def track_windows(tok: Tokenizer, ids: np.ndarray, context_length: int) -> list[
 
 
 def track_infill_plan(tok: Tokenizer, ids: np.ndarray, slot: int, prompt: Score | None) -> TrackInfill:
-    """The plan that writes part ``slot`` against the other parts of ``ids``."""
+    """The plan that writes part ``slot`` against the other parts of ``ids``; without a
+    ``prompt`` (a window of a longer one) the rules read the window's own bars."""
     rearranged = tok.infill_track(ids, slot)
     cut = int(np.flatnonzero(rearranged == tok.vocab.id(T.FILL_START))[0]) + 1
-    return TrackInfill(prefix=rearranged[:cut], target_bars=len(tok.bar_offsets(ids)), slot=slot, prompt=prompt)
+    return TrackInfill(prefix=rearranged[:cut], target_bars=len(tok.bar_offsets(ids)), slot=slot, prompt=prompt,
+                       context=prompt if prompt is not None else tok.decode(ids))
 
 
 def make_plan(tok: Tokenizer, resolved: ResolvedRequest, prompt: Score | None, context_length: int) -> Plan:

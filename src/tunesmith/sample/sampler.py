@@ -198,7 +198,7 @@ def _draft_batch(model, tok: Tokenizer, resolved: ResolvedRequest, plan: Plan, s
     state = ConstrainedState(tok, resolved, count, plan.target_bars, exact=plan.exact_bars(resolved),
                              start_on_downbeat=plan.mode == "new" and not request.pickup,
                              every_part_every_bar=plan.mode in ("new", "continue") and len(resolved.programs) > 1,
-                             mode=plan.mode, prompt=getattr(plan, "prompt", None),
+                             mode=plan.mode, prompt=getattr(plan, "context", None) or getattr(plan, "prompt", None),
                              span=getattr(plan, "span", None))
     state.fill_origin[:] = plan.fill_origin
     for token in plan.prefix.tolist():
