@@ -85,7 +85,13 @@ def check(request: GenerationRequest, formats: str | Iterable[str] = "mid",
 
     resolved = resolve(request)
     chosen = parse_formats(formats)
-    if prompt is None and request.prompt:
+    if prompt is None and request.prompt_audio:  # a sung or played take (io.audio_prompt)
+        from .io.audio_prompt import read_audio_prompt
+
+        pitched = [p for p in resolved.programs if p != 128]
+        prompt = read_audio_prompt(request.prompt_audio, tempo=request.tempo,
+                                   meter=resolved.meter, program=pitched[0] if pitched else 73)
+    elif prompt is None and request.prompt:
         prompt = read(request.prompt)
     return CheckedRequest(request, resolved, prompt, chosen)
 

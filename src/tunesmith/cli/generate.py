@@ -71,6 +71,11 @@ def register(subparsers) -> None:
     p.add_argument("--dynamics", choices=("shaped", "flat"), default="shaped",
                    help="shaped (default): accents by meter, phrases that swell and taper, "
                         "accompaniment under the melody; flat: every new note as drafted")
+    # --- small: audio prompt ---
+    p.add_argument("--prompt-audio", metavar="TAKE",
+                   help="a recording of one melodic line (sung, hummed, played; WAV/FLAC/OGG) "
+                        "to use as the prompt; --tempo and --time-signature guide how its "
+                        "notes are quantised (default: its tempo is heard, 4/4)")
     # --- masks: harmony and idioms ---
     p.add_argument("--chords", metavar="PROGRESSION",
                    help='chords to write over, one a bar: "C G Am F"; "|" between bars that hold '
@@ -142,6 +147,7 @@ def build_request(args):
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
         repetition_penalty=args.repetition_penalty, seed=args.seed,
         num_samples=args.num_samples, keep=args.keep, dynamics=args.dynamics,
+        prompt_audio=args.prompt_audio,
         max_repeated_bars=args.max_repeated_bars, phrase_bars=args.phrase_bars, form=args.form,
         vary=args.vary, **_harmony_fields(args))
 

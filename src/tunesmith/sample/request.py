@@ -176,6 +176,10 @@ class GenerationRequest:
     progression."""
     drum_kit: str = "gm"
     """``gm``: a drum part plays General MIDI kit pieces only; ``all``: any drum key."""
+    prompt_audio: str | None = None
+    """A recording of one melodic line (sung, hummed, played; WAV/FLAC/OGG/MP3) that
+    becomes the prompt, as ``prompt`` would (`tunesmith.io.audio_prompt`): its notes are
+    heard with librosa and quantised at ``tempo`` and ``time_signature`` when given."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -213,6 +217,7 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
     """Check every field; raise `RequestError` (one line) for the first problem."""
     r = request
     _check_values(r)
+    r = _audio_as_prompt(r)
     _check_rhythm(r)
     _check_form(r)
     if r.infill_bars and r.infill_program:
@@ -317,6 +322,21 @@ MAX_SAMPLES = 1_000_000
 """Most drafts one request may ask for."""
 
 
+def _audio_as_prompt(r: GenerationRequest) -> GenerationRequest:
+    """A request whose ``prompt_audio`` is checked like any prompt: the audio path is
+    its prompt from here on (the pipeline reads it with `io.audio_prompt`)."""
+    if r.prompt_audio is None:
+        return r
+    if r.prompt:
+        raise RequestError("give a prompt file or an audio prompt, not both")
+    from ..io.audio_prompt import AUDIO_SUFFIXES
+
+    if not str(r.prompt_audio).lower().endswith(AUDIO_SUFFIXES):
+        raise RequestError(f"audio prompt {r.prompt_audio!r} is not an audio file "
+                           f"({', '.join(AUDIO_SUFFIXES)})")
+    return replace(r, prompt=r.prompt_audio)
+
+
 def _check_values(r: GenerationRequest) -> None:
     """Raise a one-line `RequestError` for a number that is not finite, an integer out
     of range or an empty string, before anything uses them (the sampler's seeds are
@@ -341,7 +361,7 @@ def _check_values(r: GenerationRequest) -> None:
         raise RequestError(f"seed {r.seed} is outside 0 to {SEED_LIMIT - max(r.num_samples, 1)} "
                            f"(seed + num_samples must stay within 2**63 - 2**32)")
     for name in ("key", "time_signature", "pitch_range", "prompt", "infill_bars",
-                 "infill_program"):
+                 "infill_program", "prompt_audio"):
         value = getattr(r, name)
         if value is not None and not str(value).strip():
             raise RequestError(f"{name.replace('_', ' ')} is empty: leave it out or give one")
