@@ -57,7 +57,7 @@ def stage_file(source: str, target: str) -> dict:
             track.name = track.name or "Drums"
             track.notes["pitch"] = gm_pitches(track.notes["pitch"])
         target.parent.mkdir(parents=True, exist_ok=True)
-        score.write(target)  # atomic
+        tunesmith.write(score, target)  # atomic
     except (TunesmithError, OSError, ValueError) as exc:
         return {"path": target.name, "skipped": " ".join(str(exc).split())[:200]}
     return {"path": target.name}

@@ -96,7 +96,7 @@ def stage_song(folder: str, target: str) -> dict:
         score.time_signatures = np.array([(0, numerator, 4)], dtype=TIME_SIGNATURE_DTYPE)
         score.key_signatures = np.array(keys, dtype=KEY_DTYPE)
         target.parent.mkdir(parents=True, exist_ok=True)
-        score.write(target)  # atomic
+        tunesmith.write(score, target)  # atomic
     except (TunesmithError, OSError, ValueError) as exc:
         return {"path": target.name, "skipped": " ".join(str(exc).split())[:200]}
     return {"path": target.name}

@@ -18,7 +18,7 @@ from tunesmith.errors import ReadError
 from tunesmith.harmony import QUALITIES, Chord, parse_chord
 from tunesmith.harmony.pop909 import add_chords, read_beats, read_chords
 from tunesmith.harmony.symbols import chord_table, table_chords
-from tunesmith.io import read
+from tunesmith.io import read, write
 from tunesmith.score import CHORD_DTYPE, Marker, Score, Track, make_notes
 
 from conftest import DATA
@@ -62,7 +62,7 @@ def test_abc_chord_annotations_are_read_into_score_chords(tmp_path):
 def test_musicxml_harmony_round_trips_through_music21(tmp_path):
     score = _lead_sheet()
     path = tmp_path / "lead.musicxml"
-    score.write(path)
+    write(score, path)
     parsed = converter.parse(path, forceSource=True)
     found = [(int(h.getOffsetInHierarchy(parsed) * 480), h)
              for h in parsed.recurse().getElementsByClass(harmony.Harmony)]
@@ -79,7 +79,7 @@ def test_musicxml_harmony_round_trips_through_music21(tmp_path):
                     reason="MuseScore 3 is not installed (apt-get install musescore3)")
 def test_musescore_reads_our_chord_symbols(tmp_path):
     path = tmp_path / "lead.musicxml"
-    _lead_sheet().write(path)
+    write(_lead_sheet(), path)
     out = tmp_path / "lead.mscx"
     result = subprocess.run(["mscore3", "-o", str(out), str(path)], capture_output=True,
                             timeout=120, env={"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)})
@@ -99,7 +99,7 @@ def test_midi_markers_carry_chords_and_leave_other_markers(tmp_path):
     score = _lead_sheet()
     score.markers = [Marker(0, "Verse"), Marker(1920 * 4, "Chorus")]
     path = tmp_path / "lead.mid"
-    score.write(path)
+    write(score, path)
     back = read(path)
     assert _chords(back) == _chords(score)
     assert [(m.tick, m.text) for m in back.markers] == [(0, "Verse"), (7680, "Chorus")]
@@ -110,7 +110,7 @@ def test_rehearsal_letters_are_not_chords(tmp_path):
     score.chords = score.chords[:0]
     score.markers = [Marker(0, "A"), Marker(1920, "B"), Marker(3840, "C")]
     path = tmp_path / "marks.mid"
-    score.write(path)
+    write(score, path)
     back = read(path)
     assert len(back.chords) == 0 and [m.text for m in back.markers] == ["A", "B", "C"]
 
@@ -242,8 +242,8 @@ def test_symbols_are_spelled_in_the_key_everywhere_they_are_written(tmp_path):
                                CHORD_DTYPE)
     score.key_signatures = np.array([(0, 8, 0), (3840, 9, 0)], dtype=KEY_DTYPE)  # Ab, then A major
     assert spelled_chords(score) == [(0, "Db"), (1920, "Bbm7/Ab"), (3840, "D#7")]
-    score.write(tmp_path / "a.musicxml")
-    score.write(tmp_path / "a.mid")
+    write(score, tmp_path / "a.musicxml")
+    write(score, tmp_path / "a.mid")
     xml = (tmp_path / "a.musicxml").read_text()
     assert "<root-step>D</root-step>\n          <root-alter>1</root-alter>" in xml  # D#7
     assert "<root-step>D</root-step>\n          <root-alter>-1</root-alter>" in xml  # Db

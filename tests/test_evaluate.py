@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from tunesmith.io import write
 from tunesmith.cli import main
 from tunesmith.data import TokenWindows
 from tunesmith.evaluate.metrics import compare_sets, piece_metrics, set_metrics
@@ -190,7 +191,7 @@ def test_cli_likelihood_and_metrics(prepared_corpus, tmp_path, capsys):
 
     generated = tmp_path / "drafts"
     for i, score in enumerate(_noise(4, seed=3)):
-        score.write(generated / f"draft{i}.mid")
+        write(score, generated / f"draft{i}.mid")
     (generated / "broken.mid").write_bytes(b"MThd\x00\x00")
     out2 = tmp_path / "eval2"
     assert main(["evaluate", "--reference", str(prepared_corpus), "--generated",

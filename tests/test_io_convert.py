@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from tunesmith.io import read
-from tunesmith.score import Score, sort_notes
+from tunesmith.io.convert import score_from_pretty_midi, score_to_pretty_midi
+from tunesmith.score import sort_notes
 
 from conftest import REAL_MIDI
 
@@ -16,13 +17,13 @@ from conftest import REAL_MIDI
                                   "craffel__pretty-midi/example.mid"])         # drums, meters
 def test_pretty_midi_round_trip(name):
     score = read(REAL_MIDI / name)
-    pm = score.to_pretty_midi()
+    pm = score_to_pretty_midi(score)
     assert [(i.name, i.program, i.is_drum) for i in pm.instruments] == \
         [(t.name, t.program, t.is_drum) for t in score.tracks if len(t.notes)]
     first = min(note.start for note in pm.instruments[0].notes)
     onset = score.tracks[0].notes["onset"].min()
     assert first == pytest.approx(float(score.ticks_to_seconds(onset)), abs=1e-5)
-    back = Score.from_pretty_midi(pm)
+    back = score_from_pretty_midi(pm)
     assert back.ticks_per_quarter == score.ticks_per_quarter
     for ours, theirs in zip([t for t in score.tracks if len(t.notes)], back.tracks):
         np.testing.assert_array_equal(sort_notes(ours.notes), sort_notes(theirs.notes))

@@ -43,7 +43,7 @@ def long_melody(tmp_path_factory):
     score.key_signatures = score.key_signatures[:1]
     score.tempos = score.tempos[:1]
     path = tmp_path_factory.mktemp("long") / "reel128.mid"
-    score.write(path)
+    tunesmith.write(score, path)
     return path
 
 

@@ -9,6 +9,7 @@ from tunesmith.errors import DataError
 from tunesmith.evaluate.originality import (OriginalityIndex, build_index_from_corpus,
                                             build_index_from_files, check_originality)
 from tunesmith.evaluate.sets import prepared_pieces
+from tunesmith.io import write
 from tunesmith.score import Score, TIME_SIGNATURE_DTYPE, Track, concat_notes, make_notes
 
 
@@ -129,10 +130,10 @@ def test_cli_builds_an_index_and_evaluate_reports_copies(prepared_corpus, tmp_pa
     assert "already exists" in capsys.readouterr().err
     drafts = tmp_path / "drafts"
     name, _, source = _training_tunes(prepared_corpus)[0]
-    _draft_with_copy(source, 4, 4, 5, seed=4)[0].write(drafts / "copy.mid")
+    write(_draft_with_copy(source, 4, 4, 5, seed=4)[0], drafts / "copy.mid")
     rng = np.random.default_rng(5)
-    Score(480, [Track("Oboe", program=68, notes=_random_melody(rng, 0, 8 * 1920, 480))]
-          ).write(drafts / "new.mid")
+    write(Score(480, [Track("Oboe", program=68, notes=_random_melody(rng, 0, 8 * 1920, 480))]),
+          drafts / "new.mid")
     out = tmp_path / "eval"
     assert main(["evaluate", "--reference", str(prepared_corpus), "--generated", str(drafts),
                  "--index", str(index_path), "--out", str(out), "--quiet"]) == 0

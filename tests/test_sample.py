@@ -303,7 +303,7 @@ def test_a_draft_that_copies_training_music_is_flagged_or_dropped(model_dir, pre
     build_index_from_corpus(prepared_corpus).save(tmp_path / "corpus.npz")
     name, score, _ = next((n, s, r) for n, s, r in prepared_pieces(prepared_corpus, "train")
                           if len(s.tracks) == 1 and len(s.bar_starts()) >= 8)
-    score.write(tmp_path / "prompt.mid")
+    tunesmith.write(score, tmp_path / "prompt.mid")
     capsys.readouterr()
     assert main(["generate", "--model", str(model_dir), "--prompt", str(tmp_path / "prompt.mid"), "--bars", "1",
                  "--originality-index", str(tmp_path / "corpus.npz"), "--max-copied-bars", "2",

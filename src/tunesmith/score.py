@@ -15,6 +15,10 @@ that a corpus of millions of notes stays cheap to hold and to transform::
     ...                           notes=make_notes([0, 480], [480, 960], [74, 76], [80, 80])))
     >>> score.end_tick()
     1440
+
+A data model only: reading and writing files (``tunesmith.read``, ``tunesmith.write``)
+and conversions to pretty_midi and music21 objects (``tunesmith.io.convert``) live in
+`tunesmith.io`, which imports this module, never the other way round.
 """
 from __future__ import annotations
 
@@ -251,20 +255,6 @@ class Score:
                 f"{len(self.time_signatures)} meters, {len(self.key_signatures)} keys, "
                 f"{len(self.chords)} chords)")
 
-    # --- reading and writing (thin wrappers over tunesmith.io) -------------------------
-    @classmethod
-    def read(cls, path) -> "Score":
-        """Read any supported music file; see ``tunesmith.io.read``."""
-        from .io import read
-
-        return read(path)
-
-    def write(self, path, overwrite: bool = False) -> None:
-        """Write to ``.mid`` or ``.musicxml`` by extension, atomically; see ``tunesmith.io.write``."""
-        from .io import write
-
-        write(self, path, overwrite=overwrite)
-
     # --- queries ---------------------------------------------------------------------
     def note_count(self) -> int:
         return int(sum(len(t.notes) for t in self.tracks))
@@ -363,31 +353,6 @@ class Score:
         for marker in out.markers:
             marker.tick = int(scale(marker.tick))
         return out
-
-    # --- conversions to the objects users already know --------------------------------
-    def to_pretty_midi(self):
-        """A ``pretty_midi.PrettyMIDI`` with the same notes, tempos, meters, keys and lyrics."""
-        from .io.convert import score_to_pretty_midi
-
-        return score_to_pretty_midi(self)
-
-    @classmethod
-    def from_pretty_midi(cls, pm) -> "Score":
-        from .io.convert import score_from_pretty_midi
-
-        return score_from_pretty_midi(pm)
-
-    def to_music21(self):
-        """A ``music21.stream.Score`` with one part per track."""
-        from .io.musicxml import score_to_music21
-
-        return score_to_music21(self)
-
-    @classmethod
-    def from_music21(cls, stream) -> "Score":
-        from .io.music21_read import score_from_music21
-
-        return score_from_music21(stream)
 
 
 def concat_notes(parts: Iterable[np.ndarray]) -> np.ndarray:

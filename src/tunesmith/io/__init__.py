@@ -2,7 +2,7 @@
 
 >>> import tunesmith
 >>> score = tunesmith.read("tests/data/bach_bwv66.6.mxl")   # doctest: +SKIP
->>> score.write("/tmp/bwv66.mid", overwrite=True)            # doctest: +SKIP
+>>> tunesmith.write(score, "/tmp/bwv66.mid", overwrite=True)  # doctest: +SKIP
 """
 from __future__ import annotations
 
