@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Chord recognition accuracy on POP909 beside a plain triad template matcher.
 
-    .venv/bin/python scripts/bench_chords.py [--pop909 DIR] [--songs 051-809] [--limit N]
+    .venv/bin/python scripts/bench_chords.py [--pop909 DIR] [--songs 051-809] [--limit N] [--no-drafting]
 
 For each song: read ``NNN.mid`` with ``tunesmith.read``, take its beats from
 ``beat_midi.txt``, recognise one chord per beat (`tunesmith.harmony.recognise`), and
@@ -14,7 +14,9 @@ best, over one-beat and over two-beat windows, with no smoothing.
 The recogniser's weights were tuned on songs 001-050 only; the default songs 051-809
 are held out. Prints ONE JSON line: accuracy pooled over all scored frames (and the
 mean per song) for ours and both baselines, and songs per second of ours (reading the
-MIDI file included).
+MIDI file included). With drafting (the default): CPU seconds of a 16-bar piano and
+bass draft with ``--chords`` beside the same request and seed without (goal: at most
+1.2x), and the drafts' strong-beat chord-tone ratio.
 """
 from __future__ import annotations
 
@@ -107,6 +109,50 @@ def recognition_benchmark(folder: Path, songs: list[str], params=None) -> dict:
     return out
 
 
+# --- drafting over chords (masks) ---
+DRAFT_REQUEST = dict(bars=16, key="C major", programs=["piano", "acoustic bass"])
+DRAFT_CHORDS = "C G Am F | Dm7 G7 | C Em7/B Am | F G7"
+
+
+def drafting_benchmark(seed: int, rounds: int = 3) -> dict:
+    """CPU seconds of 16-bar drafts (two threads, the default model, the same seed) with
+    ``--chords`` and without, alternated ``rounds`` times; the best of each is compared
+    (the least disturbed by other work on the machine). Also the drafts' strong-beat
+    chord-tone ratio against the progression, read back from MIDI."""
+    import tempfile
+
+    import torch
+
+    from tunesmith.drafts import load_model
+    from tunesmith.evaluate.harmony import chord_fit, progression_changes
+    from tunesmith.sample import GenerationRequest, generate
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    model, tok, _ = load_model(None)
+    times = {"with": [], "without": []}
+    fit, tokens = {}, {}
+    for _ in range(rounds):
+        for name, chords in (("without", None), ("with", DRAFT_CHORDS)):
+            request = GenerationRequest(**DRAFT_REQUEST, chords=chords, seed=seed)
+            start = time.process_time()
+            draft = generate(model, tok, request)[0]
+            times[name].append(time.process_time() - start)
+            tokens[name] = draft.tokens_generated
+            if chords:
+                with tempfile.TemporaryDirectory() as folder:
+                    tunesmith.write(draft.score, Path(folder) / "d.mid")
+                    back = tunesmith.read(Path(folder) / "d.mid")
+                fit = chord_fit(back, progression_changes(back, chords))
+    best = {name: min(values) for name, values in times.items()}
+    return {"draft_bars": 16, "draft_cpu_s_without_chords": round(best["without"], 3),
+            "draft_cpu_s_with_chords": round(best["with"], 3),
+            "draft_ratio_with_vs_without": round(best["with"] / best["without"], 3),
+            "draft_tokens_without": tokens["without"], "draft_tokens_with": tokens["with"],
+            "draft_ms_per_token_ratio": round(best["with"] / tokens["with"] / (best["without"] / tokens["without"]), 3),
+            "draft_strong_beat_chord_tones": fit.get("strong_beat_chord_tones"),
+            "draft_bass_on_chord_bass": fit.get("bass_on_chord_bass")}
+
+
 def song_range(text: str) -> list[str]:
     lo, _, hi = text.partition("-")
     return [f"{i:03d}" for i in range(int(lo), int(hi or lo) + 1)]
@@ -117,6 +163,9 @@ def main() -> int:
     parser.add_argument("--pop909", type=Path, default=DEFAULT_POP909)
     parser.add_argument("--songs", default="051-809", help="held out by default (tuned on 001-050)")
     parser.add_argument("--limit", type=int, default=0, help="every Nth song only (0: all)")
+    parser.add_argument("--drafting", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time 16-bar drafts with --chords beside the same drafts without")
+    parser.add_argument("--drafting-seed", type=int, default=0)
     args = parser.parse_args()
     songs = [s for s in song_range(args.songs) if (args.pop909 / s / "chord_midi.txt").exists()]
     if args.limit:
@@ -128,6 +177,8 @@ def main() -> int:
     result.update(recognition_benchmark(args.pop909, songs))
     result["ratio_vs_baseline_1beat"] = round(
         result["ours_majmin"] / max(result["baseline_1beat_majmin"], 1e-9), 3)
+    if args.drafting:
+        result.update(drafting_benchmark(args.drafting_seed))
     print(json.dumps(result))
     return 0
 

@@ -27,6 +27,10 @@ from ..score import Score
 DISSONANT = (1, 6, 11)
 """Pitch-class intervals counted as dissonant onsets: m2 (m9), tritone, M7."""
 
+BROAD = (1, 2, 6, 10, 11)
+"""A broader count, every 2nd and 7th and the tritone (what random pitches of a
+diatonic melody's own scale hit about a third of the time), reported beside it."""
+
 STRONG_MIDDLE = {(4, 4), (6, 8), (12, 8)}
 
 
@@ -94,7 +98,14 @@ def chord_fit(score: Score, chords: list[tuple[int, Chord]] | None = None) -> di
 
 def dissonant_onsets(score: Score, part: int | None = None) -> dict:
     """Dissonant onsets (see the module docstring) of track ``part`` against every other
-    pitched track, or, with ``part`` None, of every pitched track against the others."""
+    pitched track, or, with ``part`` None, of every pitched track against the others;
+    ``broad_share``: the same with every 2nd and 7th counted too (`BROAD`)."""
+    strict = _onsets(score, part, DISSONANT)
+    broad = _onsets(score, part, BROAD)
+    return {**strict, "broad_share": broad["dissonant_share"]}
+
+
+def _onsets(score: Score, part: int | None, intervals) -> dict:
     tracks = _pitched(score)
     measured = tracks if part is None else [part]
     clash = total = 0
@@ -108,7 +119,7 @@ def dissonant_onsets(score: Score, part: int | None = None) -> dict:
             continue
         sounding = (o_on[None, :] <= on[:, None]) & (o_off[None, :] > on[:, None])
         interval = (pitch[:, None] - o_pitch[None, :]) % 12
-        clash += int(np.any(sounding & np.isin(interval, DISSONANT), axis=1).sum())
+        clash += int(np.any(sounding & np.isin(interval, intervals), axis=1).sum())
     return {"dissonant_onsets": clash, "onsets": total,
             "dissonant_share": round(clash / total, 4) if total else None}
 
@@ -149,4 +160,5 @@ def summarise(reports: list[dict]) -> dict:
             "chord_tones": pooled("chord_tones", "notes"),
             "bass_on_chord_bass": pooled("bass_on_chord_bass", "bass_notes_at_changes"),
             "dissonant_share": pooled("dissonant_share", "onsets"),
+            "broad_share": pooled("broad_share", "onsets"),
             "onsets": sum(r.get("onsets") or 0 for r in reports)}

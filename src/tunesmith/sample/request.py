@@ -176,6 +176,9 @@ class GenerationRequest:
     progression."""
     drum_kit: str = "gm"
     """``gm``: a drum part plays General MIDI kit pieces only; ``all``: any drum key."""
+    chords_start_bar: int = 0
+    """Bar of the progression (from 0) the first new bar plays: a continuation picks the
+    progression up there; each window of a long piece sets it (`rules.timeline.window_fields`)."""
     prompt_audio: str | None = None
     """A recording of one melodic line (sung, hummed, played; WAV/FLAC/OGG/MP3) that
     becomes the prompt, as ``prompt`` would (`tunesmith.io.audio_prompt`): its notes are

@@ -16,7 +16,8 @@ The chords of the bars a draft writes (`timeline.region_chords`) become tables o
 - `CompRule` (soft, track infilling): a piano or guitar accompaniment strikes at least
   3 notes where a chord starts, each onset within a 10th (16 semitones).
 - `ClashRule` (soft, track infilling): a note of the new part forms no minor 2nd (or
-  9th), tritone or major 7th with a note of the prompt sounding at its onset.
+  9th), tritone or major 7th with a note of the prompt sounding at its onset; a bass,
+  piano or guitar part stays below the lowest prompt note sounding there.
 
 Soft rules are given up, for one token, where the masks would leave nothing.
 """
@@ -264,33 +265,40 @@ class CompRule(Rule):
 
 
 class ClashRule(Rule):
-    """The infilled part forms no m2/tritone/M7 with the prompt's sounding notes (soft)."""
+    """The infilled part forms no m2/tritone/M7 with the prompt's sounding notes, and an
+    accompaniment (bass, piano, guitar) stays below the lowest of them (soft)."""
 
     soft = True
 
-    def __init__(self, clash: np.ndarray, context: RuleContext):
+    def __init__(self, clash: np.ndarray, lowest: np.ndarray, context: RuleContext):
         self.n_bars = np.asarray(clash.shape[0], dtype=np.int64)
         self.clash = clash                     # (bars, positions, 12) pitch classes to avoid
+        self.lowest = lowest                   # (bars, positions) lowest sounding pitch (128: none)
         self.pc = np.arange(128) % 12
+        self.pitches = np.arange(128)
+        self.under = np.asarray(context.resolved.infill_program in BASS_PROGRAMS | COMP_PROGRAMS)
         self.span = context.tokenizer.vocab.span(T.PITCH)
 
     def apply(self, state, mask) -> None:
         bar, pos = _where(state, self.n_bars)
         avoid = self.clash[bar, pos][:, self.pc]
+        avoid = avoid | (self.under & (self.pitches[None, :] >= self.lowest[bar, pos][:, None]))
         writing = (state.bars_written >= 1) & (state.grammar.fill == FILL_INT.FILLING_TRACK)
         mask[:, self.span] &= ~(avoid & writing[:, None])
 
 
-def clash_table(prompt, first: int, units, skip_program: int | None) -> np.ndarray:
+def clash_table(prompt, first: int, units, skip_program: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(bars, POSITIONS, 12): pitch classes dissonant (`DISSONANT`) with a prompt note
-    sounding at each grid position (started at or before it, ending after it); drums and
-    the part being rewritten left out."""
+    sounding at each grid position (started at or before it, ending after it), and
+    (bars, POSITIONS) the lowest such note (128 where none sounds); drums and the part
+    being rewritten left out."""
     starts = prompt.bar_starts()
     tpq = prompt.ticks_per_quarter
     table = np.zeros((len(units), POSITIONS, 12), dtype=bool)
+    lowest = np.full((len(units), POSITIONS), 128, dtype=np.int64)
     notes = [t.notes for t in prompt.tracks if not t.is_drum and t.program != skip_program and len(t.notes)]
     if not notes:
-        return table
+        return table, lowest
     notes = np.concatenate(notes)
     on, off, pc = notes["onset"], notes["onset"] + notes["duration"], notes["pitch"] % 12
     intervals = np.zeros((12, 12), dtype=bool)  # [sounding pc, candidate pc]
@@ -305,7 +313,8 @@ def clash_table(prompt, first: int, units, skip_program: int | None) -> np.ndarr
         rows, cols = np.nonzero(sounding)
         profile[rows, pc[cols]] = True
         table[b] = (profile.astype(np.int64) @ intervals.astype(np.int64)) > 0
-    return table
+        lowest[b] = np.where(sounding, notes["pitch"][None, :], 128).min(axis=1)
+    return table, lowest
 
 
 def _timeline(context: RuleContext):
@@ -319,7 +328,8 @@ def _timeline(context: RuleContext):
         if known and not (harmony.auto and harmony.tonic is None):
             bars, units, first = region_chords(harmony, context.mode, context.target_bars,
                                                context.resolved.meter, prompt, span)
-            tonic = harmony.tonic if context.mode in ("new", "continue") else None
+            fixed = context.resolved.request.bars is not None  # a free length has no known last bar
+            tonic = harmony.tonic if context.mode in ("new", "continue") and fixed else None
             timeline = ChordTimeline(bars, units, _meters(context, units), context.resolved.scale, tonic)
             context._chords = (timeline, units) if timeline.constrains else None
     return context._chords
@@ -348,7 +358,7 @@ def build_clash(context: RuleContext):
     if context.mode != "infill_track" or prompt is None or harmony is None:
         return None
     units = bar_units_of(prompt, 0, context.target_bars)
-    return ClashRule(clash_table(prompt, 0, units, context.resolved.infill_program), context)
+    return ClashRule(*clash_table(prompt, 0, units, context.resolved.infill_program), context)
 
 
 RULE_BUILDERS.extend([build_chords, build_bass, build_comp, build_clash])

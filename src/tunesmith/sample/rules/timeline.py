@@ -44,6 +44,7 @@ class Harmony:
     from_prompt: bool = False
     tonic: Chord | None = None
     drum_kit_all: bool = False
+    start_bar: int = 0
 
 
 def split_minor_form(key_text: str | None) -> tuple[str | None, tuple[int, ...] | None]:
@@ -87,7 +88,10 @@ def resolve_harmony(request, key, prompt_given: bool) -> Harmony | None:
         raise RequestError("give --chords or --chords-from, not both")
     if request.drum_kit not in ("gm", "all"):
         raise RequestError(f"--drum-kit {request.drum_kit!r}: use 'gm' (kit pieces only) or 'all'")
-    harmony = Harmony(drum_kit_all=request.drum_kit == "all")
+    start = request.chords_start_bar
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise RequestError(f"chords start bar must be a whole number from 0, not {start!r}")
+    harmony = Harmony(drum_kit_all=request.drum_kit == "all", start_bar=start)
     text = (request.chords or "").strip()
     if text.lower() == "auto":
         harmony.auto = True
@@ -98,15 +102,33 @@ def resolve_harmony(request, key, prompt_given: bool) -> Harmony | None:
         harmony.bars = chords_from_file(request.chords_from)
     elif request.infill_program and prompt_given:
         harmony.from_prompt = True  # an accompaniment is written under the melody's chords
-    end = request.end_on_tonic
-    if end is None:  # default: new drafts in a key, unless a progression says how to end
-        end = bool(key) and not prompt_given and not harmony.bars
+    end = ends_on_tonic(request, key, prompt_given, bool(harmony.bars))
     if end and not key:
         raise RequestError("--end-on-tonic needs a --key (the tonic of which key?)")
-    if end and prompt_given and request.infill_bars is None and request.infill_program:
-        raise RequestError("--end-on-tonic applies to new bars, not to an infilled part")
+    if end and (request.infill_bars or request.infill_program):
+        raise RequestError("--end-on-tonic ends a piece's new last bar, not infilled bars or parts")
     harmony.tonic = tonic_triad(key) if end else None
     return harmony
+
+
+def ends_on_tonic(request, key, prompt_given: bool, progression: bool) -> bool:
+    """``end_on_tonic`` as asked; by default, yes for a new draft in a key with no progression."""
+    if request.end_on_tonic is not None:
+        return bool(request.end_on_tonic)
+    return bool(key) and not prompt_given and not progression and not request.chords_from
+
+
+def window_fields(request, written: int, bars: int) -> dict:
+    """Fields for the window of a long piece that writes ``bars`` bars after ``written``
+    (``replace(request, **window_fields(...))``): the progression picked up at the
+    piece's bar, and the tonic ending in the last window only."""
+    from ...score import parse_key
+
+    key = parse_key(split_minor_form(request.key)[0]) if request.key else None
+    progression = bool((request.chords or "").strip()) and request.chords.strip().lower() != "auto"
+    last = request.bars is None or written + bars >= request.bars
+    end = ends_on_tonic(request, key, bool(request.prompt), progression or bool(request.chords_from)) and last
+    return {"chords_start_bar": request.chords_start_bar + written, "end_on_tonic": end}
 
 
 def chords_from_file(path: str) -> list[BAR_CHORDS]:
@@ -156,29 +178,16 @@ def _bar_ticks(score: Score, tick: int) -> int:
     return int(meters["numerator"][at]) * score.ticks_per_quarter * 4 // int(meters["denominator"][at])
 
 
-def recognise(score: Score) -> list[tuple[int, Chord]]:
-    """(tick, chord) at each change, one chord a beat, by `harmony.recognise`."""
-    from ...harmony.recognise import merge_runs, recognise_notes
+RECOGNISE_PER = "half"
+"""Grid of recognised chords: at most one chord a half bar (a beat's grid makes chords of
+a melody's passing notes; a bar's misses its changes)."""
 
-    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
-    if not pitched:
-        return []
-    notes = np.concatenate([t.notes for t in pitched])
-    end = int((notes["onset"] + notes["duration"]).max())
-    meters, bounds, strength = score.meter_map(), [], []
-    for i, (tick, num, den) in enumerate(meters.tolist()):
-        stop = int(meters["tick"][i + 1]) if i + 1 < len(meters) else end
-        beat = score.ticks_per_quarter * 4 // den * (3 if den == 8 and num % 3 == 0 and num > 3 else 1)
-        bar = num * score.ticks_per_quarter * 4 // den
-        for t in range(tick, max(stop, tick + 1), beat):
-            bounds.append(t)
-            into = (t - tick) % bar
-            strength.append(2 if into == 0 else 1 if 2 * into == bar else 0)
-    bounds.append(max(end, bounds[-1] + 1))
-    chords = recognise_notes(notes["onset"], notes["onset"] + notes["duration"], notes["pitch"],
-                             notes["velocity"].astype(np.float64), np.asarray(bounds, dtype=np.float64),
-                             strength=np.asarray(strength))
-    return [(int(start), chord) for start, _, chord in merge_runs(bounds, chords)]
+
+def recognise(score: Score) -> list[tuple[int, Chord]]:
+    """(tick, chord) at each change of a Score's recognised chords (`harmony.recognise`)."""
+    from ...harmony.recognise import recognise_score
+
+    return [(start, chord) for start, _, chord in recognise_score(score, RECOGNISE_PER)]
 
 
 def bar_units_of(score: Score, first_bar: int, count: int) -> list[int]:
@@ -210,8 +219,8 @@ def region_chords(harmony: Harmony, mode: str, target_bars: int, meter, prompt: 
         num, den = meter or (4, 4)
         units = [num * 4 * GRID // den] * target_bars
     if harmony.bars:
-        bars = [harmony.bars[(first + b if mode != "continue" else b) % len(harmony.bars)]
-                for b in range(target_bars)]
+        origin = first if mode == "infill_bars" else harmony.start_bar
+        bars = [harmony.bars[(origin + b) % len(harmony.bars)] for b in range(target_bars)]
     elif prompt is not None and (harmony.from_prompt or mode == "infill_bars") and not harmony.auto:
         bars = score_chords(prompt, first, first + target_bars - 1)
     else:
@@ -228,7 +237,8 @@ def draft_chords(resolved, mode: str, span, score: Score, prompt: Score | None =
     if harmony is None or (not harmony.bars and not harmony.from_prompt and not harmony.auto):
         return np.zeros(0, dtype=CHORD_DTYPE)
     if harmony.auto:
-        return chord_table(*zip(*recognise(score)), CHORD_DTYPE) if recognise(score) else np.zeros(0, CHORD_DTYPE)
+        changes = recognise(score)
+        return chord_table(*zip(*changes), CHORD_DTYPE) if changes else np.zeros(0, CHORD_DTYPE)
     starts = score.bar_starts()
     bars = target_bars or len(starts)
     chords, units, first = region_chords(harmony, mode, bars, resolved.meter, prompt, span)
