@@ -12,8 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .symbols import (_BY_INTERVALS, FLAT_NAMES, NAMES, NO_CHORD, SHARP_NAMES, Chord,
-                      _bass_name, flats_at, table_chords)
+from .symbols import (_BY_INTERVALS, NO_CHORD, Chord, _bass_name, flats_at, note_names,
+                      table_chords)
 
 # our quality -> (MusicXML/music21 kind, [(modType, degree, semitone alteration)]). Only
 # MusicXML's own kind values (music21's "suspended-fourth-seventh" shows as garbage in
@@ -52,7 +52,7 @@ def to_music21(chord: Chord, flats: bool | None = None):
     if chord.is_no_chord:
         return harmony.NoChord()
     kind, steps = _KIND[chord.quality]
-    names = NAMES if flats is None else (FLAT_NAMES if flats else SHARP_NAMES)
+    names = note_names(chord, flats)
     root = names[chord.root]
     bass = None if chord.bass == chord.root else (_bass_name(root, chord) or names[chord.bass])
     symbol = harmony.ChordSymbol(root=_music21_name(root), kind=kind,

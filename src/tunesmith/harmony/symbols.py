@@ -113,6 +113,7 @@ SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 """Default spelling of each pitch class in printed symbols."""
+_MINOR_NAMES = NAMES[:8] + ("G#",) + NAMES[9:]
 
 _DEGREE = {"1": 0, "2": 2, "3": 4, "4": 5, "5": 7, "6": 9, "7": 11,
            "9": 2, "11": 5, "13": 9}
@@ -138,6 +139,15 @@ def _bass_name(root_name: str, chord: "Chord") -> str | None:
     letter = _LETTERS[(_LETTERS.index(root_name[0]) + _INTERVAL_LETTERS[interval]) % 7]
     accidental = _ACCIDENTAL_TEXT.get((chord.bass - _NOTE_BASE[letter]) % 12)
     return None if accidental is None else letter + accidental
+
+
+def note_names(chord: "Chord", flats: bool | None = None) -> tuple[str, ...]:
+    """The 12 note names a chord's symbol is spelled with: flats, sharps, or by default
+    `NAMES` (``G#`` for minor chords: G#m lives in E and B major, Abm rarely)."""
+    if flats is not None:
+        return FLAT_NAMES if flats else SHARP_NAMES
+    minor = 3 in chord.intervals() and 4 not in chord.intervals()
+    return _MINOR_NAMES if minor else NAMES
 
 
 @dataclass(frozen=True)
@@ -180,7 +190,7 @@ class Chord:
         `NAMES` unless ``flats`` picks flat or sharp names for every note."""
         if self.is_no_chord:
             return NC_SYMBOL
-        names = NAMES if flats is None else (FLAT_NAMES if flats else SHARP_NAMES)
+        names = note_names(self, flats)
         text = names[self.root] + _SUFFIX[self.quality]
         if self.bass == self.root:
             return text
