@@ -179,6 +179,8 @@ def test_song_cli_writes_a_song_with_its_accompaniment(tmp_path):
     ("Hello there", ["--lang", "xx"], "unknown language 'xx'"),
     ("Hello there", ["--voice", "H9-Z2"], "bad range"),
     ("Hello there", ["--key", "Q major"], "key"),
+    ("\n\n".join("\n".join(f"Line {j} of part {i} with words to sing" for j in range(9 - i)) for i in range(4)),
+     [], "one draft sets at most"),
 ])
 def test_bad_song_input_is_a_one_line_error(tmp_path, content, args, reason):
     words = tmp_path / "w.txt"

@@ -54,6 +54,10 @@ def run(args) -> int:
                             num_samples=args.num_samples, prompt=args.prompt)
     sections = read_words(args.words, args.lang)
     meter = check_settings(settings)
+    if not args.prompt:
+        from ..lyrics.song import song_plan
+
+        song_plan(sections, settings, meter)  # too long for one draft: say so before loading
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     unknown = sorted(set(formats) - {"mid", "musicxml", "wav", "flac", "png"})
     if unknown:

@@ -137,10 +137,9 @@ def draft_songs(loaded, sections: list[Section], settings: SongSettings, meter: 
     """``settings.num_samples`` songs (see the module docstring), drafted through
     `tunesmith.pipeline` with ``loaded`` (a `pipeline.LoadedModel`)."""
     tunes = tunes_of(sections)
-    lines = [line for s in tunes for line in s.syllables]
     if prompt is not None:
         return [_song_from_melody(loaded, sections, settings, meter, prompt)]
-    plan = plan_rhythm(lines, meter, settings.tempo, [len(s.lines) for s in tunes])
+    plan = song_plan(sections, settings, meter)
     songs = []
     for draft in _draft(loaded, melody_request(settings, plan)):
         melody = draft.score
@@ -150,6 +149,21 @@ def draft_songs(loaded, sections: list[Section], settings: SongSettings, meter: 
         full = _accompany(loaded, melody, settings, draft.seed)
         songs.append(_lay_out(full, plan, tunes, sections, meter, draft.seed))
     return songs
+
+
+def song_plan(sections: list[Section], settings: SongSettings, meter: Meter) -> RhythmPlan:
+    """The rhythm of each tune once, in order; a one-line error when one draft of the
+    model cannot hold it (`MAX_RHYTHM_NOTES` notes, 64 bars)."""
+    from ..sample.request import MAX_RHYTHM_NOTES
+
+    tunes = tunes_of(sections)
+    plan = plan_rhythm([line for s in tunes for line in s.syllables], meter, settings.tempo,
+                       [len(s.lines) for s in tunes])
+    if len(plan) > MAX_RHYTHM_NOTES or plan.bars > 64:
+        raise RequestError(f"the song's tunes, each sung once, take {len(plan)} notes in {plan.bars} bars; "
+                           f"one draft sets at most {MAX_RHYTHM_NOTES} notes in 64 bars: shorten the "
+                           "verse or chorus, or set the song in parts")
+    return plan
 
 
 def _draft(loaded, req, prompt: Score | None = None):
