@@ -135,6 +135,15 @@ def test_draft_listen_pick_and_regenerate_bars_in_a_browser(studio, browser, tmp
     driver.get(studio)
     WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "f-bars"))
 
+    # a damaged upload is a one-line message on the page
+    garbage = tmp_path / "damaged.mid"
+    garbage.write_bytes(b"MThd\x00\x00\x00\x06" + bytes(range(256)) * 4)
+    driver.find_element(By.ID, "up-prompt").send_keys(str(garbage))
+    WebDriverWait(driver, 120).until(lambda d: "error" in d.find_element(By.ID, "message").get_attribute("class"))
+    message = driver.find_element(By.ID, "message").text
+    assert ("MIDI" in message or "no notes" in message) and "\n" not in message
+    assert driver.find_element(By.ID, "piece").get_attribute("hidden")
+
     # a bad value is a one-line message on the page, from the same checks as the CLI
     set_field(driver, "tempo", "fast")
     driver.find_element(By.ID, "draft").click()
@@ -203,6 +212,15 @@ def test_draft_listen_pick_and_regenerate_bars_in_a_browser(studio, browser, tmp
 
     parsed = music21.converter.parse(str(tmp_path / "v2.musicxml"))
     assert len(parsed.parts) >= 1 and len(parsed.flatten().notes) > 10
+
+    # a vocal take over the piece: its audio now holds the take too
+    plain = fetch(link.replace("/mid", "/wav"))
+    take = tmp_path / "take.wav"
+    soundfile.write(take, 0.3 * np.sin(2 * np.pi * 330 * np.arange(44_100) / 44_100), 44_100)
+    driver.find_element(By.ID, "up-vocals").send_keys(str(take))
+    WebDriverWait(driver, 60).until(lambda d: "vocals: take.wav" in d.find_element(By.ID, "piece-version").text)
+    with_take = driver.find_element(By.ID, "piece-audio").get_attribute("src")
+    assert "vocals=" in with_take and fetch(with_take) != plain
 
     driver.execute_script("window.scrollTo(0, 0)")
     shot = tmp_path / "studio.png"

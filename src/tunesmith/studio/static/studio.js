@@ -279,8 +279,9 @@ function showPiece(p) {
     (p.vocals ? ` · vocals: ${p.vocals.name}` : "");
   const base = `/api/pieces/${p.id}/versions/${p.current}`;
   const canvas = $("piece-roll"), fresh = canvas.cloneNode(false);
-  canvas.replaceWith(fresh);  // drop the old roll's listeners
-  const audio = $("piece-audio");
+  canvas.replaceWith(fresh);  // drop the old roll's listeners, on the roll and the player
+  const audio = $("piece-audio").cloneNode(false);
+  $("piece-audio").replaceWith(audio);
   audio.src = `${base}/wav${p.vocals ? "?vocals=" + p.vocals.upload : ""}`;
   state.roll = new Roll(fresh, p.roll, { selectable: true, onselect: (s) => {
     $("sel-bars").value = s[0] === s[1] ? `${s[0] + 1}` : `${s[0] + 1}-${s[1] + 1}`; } });
