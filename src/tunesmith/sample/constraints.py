@@ -6,7 +6,7 @@ as well as constrain it), then while bars are written: exactly N bars (EOS or Fi
 only after the last, and no note may ring past it), no meter/tempo/key changes where
 the header fixed them, pitches in the scale and range (drums exempt), at most P notes
 sounding at once, a number of notes per bar, every part asked for in every bar, a new
-piece's first note on the downbeat, one note per syllable of lyrics, and tokens kept
+piece's first note on the downbeat, and tokens kept
 for the bars still to come. Room for each minimum is planned ahead (one note per free
 grid position), so the masks rarely leave nothing; when they do, the soft limits give
 way in a fixed order (see `allowed`). Every mask is built with whole-array
@@ -26,7 +26,7 @@ from ..tokenizer import T, Tokenizer
 from ..tokenizer.encode import meter_index, tempo_bin
 from ..tokenizer.grammar import FILL_INT, P_INT, T_INT
 from .request import ResolvedRequest, playable_pitches
-from .rules import RuleContext, build_rules
+from .rules import RuleContext, build_rules, clamp as _clamp
 
 _RING = 128  # note ends remembered per row for the polyphony limit
 
@@ -38,23 +38,9 @@ RESERVED_NOTES_PER_BAR = 2
 """Notes' worth of tokens kept for each bar still to come, so that a verbose start
 cannot leave the last bars empty (they get one note at least, and what is spared)."""
 
-SAME_PITCH_RUN = 4
-"""Most syllables in a row a lyrics melody sings on one pitch (the model's likeliest
-setting of a long text is otherwise, now and then, every syllable on one note)."""
-
 CLOSING_TOKENS = 96
 """A free-length piece stops beginning bars when this few tokens of its budget are left
 (about two bars of a melody), so it ends at a barline instead of being cut."""
-
-
-def _clamp(xp, x, low=None, high=None):
-    """``x`` limited to [low, high] with ``where``: numpy does it in ~1 us where
-    array_api_compat's ``clip`` takes ~15 us, and torch keeps a plain kernel."""
-    if low is not None:
-        x = xp.where(x < low, low, x)
-    if high is not None:
-        x = xp.where(x > high, high, x)
-    return x
 
 
 class ConstrainedState:
@@ -181,7 +167,6 @@ class ConstrainedState:
         masks["program_values"] = np.arange(vocab.span(T.PROGRAM).stop - vocab.span(T.PROGRAM).start)
         wanted = [int(p) for p in r.programs or ()] or [-1]
         masks["wanted_programs"] = np.asarray(wanted, dtype=np.int64)
-        masks["phrase_ends"] = np.asarray([text.rstrip().endswith(tuple(",.;:!?")) for text in r.syllables or [""]])
         masks["quarter"] = np.asarray(vocab.config.positions_per_quarter, dtype=np.int64)
         return masks
 
@@ -203,8 +188,6 @@ class ConstrainedState:
         self._bar_count_mask(mask)
         if self.start_on_downbeat:
             self._downbeat_mask(mask)
-        if r.syllables:
-            self._syllables_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
         for rule in self.rules:
@@ -276,40 +259,6 @@ class ConstrainedState:
         mask[:, vocab.span(T.POSITION)] &= ~silent_start[:, None] | first_onset
         for kind in (T.BAR, T.EOS):
             mask[:, vocab.id(kind)] &= ~silent_start
-
-    def _syllables_mask(self, mask):
-        """One note per syllable of the lyrics: the piece ends (EOS) in the bar of the last
-        syllable, its last note no longer than that bar; no note after it, no end before.
-        Under the bar cap, planning one note per grid position (the part is monophonic),
-        no onset is skipped and no note held that would leave too few positions."""
-        g, vocab, xp = self.grammar, self.vocab, self.xp
-        needed = len(self.resolved.syllables) - self.notes_written  # after the current note
-        done = needed <= 0
-        for kind in (T.POSITION, T.PITCH, T.TRACK):
-            mask[:, vocab.span(kind)] &= ~done[:, None]
-        mask[:, vocab.id(T.BAR)] &= ~done
-        for kind in (T.EOS, T.FILL_END):
-            mask[:, vocab.id(kind)] &= done
-        units = g.bar_units
-        later = _clamp(xp, self.target_bars - self.bars_written, 0) * units  # positions of later bars
-        position = _clamp(xp, g.position, 0)
-        starts = self._static["position_values"][None, :]
-        mask[:, vocab.span(T.POSITION)] &= (units[:, None] - starts + later[:, None]) >= needed[:, None]
-        ends = position[:, None] + self._static["duration_values"][None, :]
-        in_bar_left = _clamp(xp, units[:, None] - ends, 0)
-        held_over = _clamp(xp, ends - units[:, None], 0)
-        room = in_bar_left + later[:, None] - held_over
-        fits = (room >= needed[:, None]) & (~done[:, None] | (ends <= units[:, None]))
-        # a syllable that ends a phrase (, . ; : ! ?) is held: at least a quarter note,
-        # or to the barline if that is nearer
-        note = _clamp(xp, self.notes_written - 1, 0, len(self.resolved.syllables) - 1)
-        phrase_end = self._static["phrase_ends"][note]
-        shortest = xp.minimum(self._static["quarter"], units - position)
-        held = self._static["duration_values"][None, :] >= shortest[:, None]
-        mask[:, vocab.span(T.DURATION)] &= fits & (~phrase_end[:, None] | held)
-        # a sung line moves: at most SAME_PITCH_RUN syllables in a row on one pitch
-        worn = (self.pitch_repeats >= SAME_PITCH_RUN)[:, None]
-        mask[:, vocab.span(T.PITCH)] &= ~(worn & (self._static["pitch_values"][None, :] == self.last_pitch[:, None]))
 
     def _current_program(self):
         return self.programs[self.grammar.rows, self.grammar.slot]
