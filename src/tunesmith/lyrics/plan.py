@@ -187,6 +187,8 @@ def plan_rhythm(lines: list[list[Syllable]], meter: Meter, tempo: float,
         first += fst
         line_of += [index] * len(ons)
         offset += len(lines[index])
+    # the piece ends a beat after its last note: no empty phrase bars after the last line
+    bar = -(-(onset[-1] + duration[-1] + breath) // meter.bar)
     return RhythmPlan(np.asarray(onset, dtype=np.int64), np.asarray(duration, dtype=np.int64),
                       np.asarray(syllable, dtype=np.int64), np.asarray(first, dtype=bool),
                       np.asarray(line_of, dtype=np.int64), bar, [s // meter.bar for s in starts])

@@ -144,7 +144,7 @@ def draft_songs(loaded, sections: list[Section], settings: SongSettings, meter: 
     for draft in _draft(loaded, melody_request(settings, plan)):
         melody = draft.score
         melody.tracks[0].name = "melody"
-        if settings.chords and settings.chords.strip().lower() != "auto" and not len(melody.chords):
+        if settings.chords and settings.chords.strip().lower() != "auto":  # every bar, rests too
             melody.chords = progression_table(settings.chords, melody, plan.bars)
         full = _accompany(loaded, melody, settings, draft.seed)
         songs.append(_lay_out(full, plan, tunes, sections, meter, draft.seed))
