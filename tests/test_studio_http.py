@@ -385,3 +385,21 @@ def test_no_json_body_makes_the_server_answer_500(tmp_path):
         assert "\n" not in response.text
 
     check()
+
+
+def test_a_hummed_take_becomes_a_piece_through_the_prompt_audio_reader(client, tmp_path):
+    """What `generate --prompt-audio` reads, the studio reads: a played line -> its notes."""
+    from tunesmith.render import render
+    from tunesmith.score import Score, Track, make_notes
+
+    pitches = [72, 74, 76, 77, 79, 77, 76, 74]
+    line = Score(480, [Track("Flute", 73, notes=make_notes([i * 480 for i in range(8)], [440] * 8, pitches, 90))],
+                 tempos=[(0, 100.0)])
+    render(line, "wav", tmp_path, stem="take")
+    response = upload(client, "hum", "take.wav", (tmp_path / "take.wav").read_bytes(), tempo="100")
+    assert response.status_code == 200, response.text
+    roll = response.json()["piece"]["roll"]
+    heard = [roll["tracks"][0]["notes"][i] for i in range(2, len(roll["tracks"][0]["notes"]), 4)]
+    assert heard == pitches
+    one_line_error(upload(client, "hum", "take.wav", b"RIFF\x00\x00\x00\x00WAVEjunk"), 400)
+    one_line_error(upload(client, "hum", "take.wav", (tmp_path / "take.wav").read_bytes(), tempo="5"), 400)

@@ -208,7 +208,7 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
         if sent is None or isinstance(sent, str):
             raise RequestError("the upload holds no file")
         if kind not in uploads.LIMITS:
-            raise RequestError(f"unknown upload kind {kind[:20]!r}: choose prompt, lyrics or vocals")
+            raise RequestError(f"unknown upload kind {kind[:20]!r}: choose {', '.join(uploads.LIMITS)}")
         data = await sent.read(uploads.LIMITS[kind] + 1)
         extra = {}
         if kind == "vocals":
@@ -217,12 +217,17 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
             from ..render.vocals import check_placement
 
             check_placement(extra["offset"], extra["gain"])
+        elif kind == "hum":
+            tempo = str(form.get("tempo") or "").strip()
+            extra = {"tempo": _number(tempo, "tempo") if tempo else None}
+            if extra["tempo"] is not None and not 20 <= extra["tempo"] <= 400:
+                raise RequestError("tempo must be 20-400 quarter notes per minute")
         target = str(form.get("piece") or "") or None
         if kind == "vocals" and target:
             store.load("pieces", target)  # a bad piece id fails before the take is kept
         record = await run_in_threadpool(uploads.store, store, kind, sent.filename or "", data, extra)
         result: dict = {"upload": record}
-        if kind == "prompt":
+        if kind in ("prompt", "hum"):
             midi = store.folder("uploads", record["id"]) / "score.mid"
             made = await run_in_threadpool(
                 store.add_version, None, midi, {"action": "upload", "upload": record["id"]},

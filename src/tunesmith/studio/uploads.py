@@ -1,10 +1,13 @@
-"""Uploads: a prompt score, a lyrics text or a vocal take, checked with tunesmith's readers.
+"""Uploads: a prompt score, a hummed or sung take to use as the prompt, a lyrics text
+or a vocal take to hear over the music, each checked with tunesmith's own readers.
 
 An upload is stored under a server-made id, named by its kind and its checked suffix
 only (the client's file name is kept for display, never as a path). A prompt is read
 with `tunesmith.io.read` in a child process: a damaged MIDI file can crash the MIDI
-parser itself (a segfault no ``except`` catches; see shared NOTES), and a hostile
-MusicXML file can take long, so the studio keeps both away from its own process.
+parser itself (a segfault no ``except`` catches; see shared NOTES), a hostile
+MusicXML file can take long, and a hummed take (`io.audio_prompt`, the reader of
+``generate --prompt-audio``) imports librosa, so the studio keeps all of them away from
+its own process.
 """
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ from ..errors import ReadError, RequestError
 from ..io import READABLE_SUFFIXES
 from .workdir import Workdir, now
 
-LIMITS = {"prompt": 5_000_000, "lyrics": 100_000, "vocals": 60_000_000}
+LIMITS = {"prompt": 5_000_000, "hum": 30_000_000, "lyrics": 100_000, "vocals": 60_000_000}
 """Largest upload of each kind, in bytes (a 60 MB WAV is about 6 minutes of CD audio)."""
 
-SUFFIXES = {"prompt": READABLE_SUFFIXES, "lyrics": (".txt", ".lrc", ""),
+SUFFIXES = {"prompt": READABLE_SUFFIXES, "hum": (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"),
+            "lyrics": (".txt", ".lrc", ""),
             "vocals": (".wav", ".flac", ".ogg", ".aif", ".aiff")}
 
 READ_TIMEOUT = 120
@@ -32,7 +36,7 @@ READ_TIMEOUT = 120
 def check_upload(kind: str, filename: str, size: int) -> str:
     """The upload's suffix, lower case, once its kind, suffix and size are allowed."""
     if kind not in LIMITS:
-        raise RequestError(f"unknown upload kind {str(kind)[:20]!r}: choose prompt, lyrics or vocals")
+        raise RequestError(f"unknown upload kind {str(kind)[:20]!r}: choose {', '.join(LIMITS)}")
     suffix = Path(filename or "").suffix.lower()
     if suffix not in SUFFIXES[kind]:
         raise RequestError(f"a {kind} upload must be one of "
@@ -56,7 +60,7 @@ def store(workdir: Workdir, kind: str, filename: str, data: bytes, extra: dict |
     path = folder / record["file"]
     write_bytes(path, data)
     try:
-        record.update(_check(kind, path, folder), **(extra or {}))
+        record.update(_check(kind, path, folder, extra or {}), **(extra or {}))
     except Exception:
         for child in folder.iterdir():
             child.unlink()
@@ -67,7 +71,7 @@ def store(workdir: Workdir, kind: str, filename: str, data: bytes, extra: dict |
     return record
 
 
-def _check(kind: str, path: Path, folder: Path) -> dict:
+def _check(kind: str, path: Path, folder: Path, extra: dict) -> dict:
     if kind == "lyrics":
         try:
             text = path.read_bytes().decode("utf-8-sig")
@@ -82,15 +86,21 @@ def _check(kind: str, path: Path, folder: Path) -> dict:
 
         take = load_take(path, SAMPLE_RATE)
         return {"seconds": round(len(take) / SAMPLE_RATE, 3)}
+    if kind == "hum":
+        return read_prompt(path, folder / "score.mid", audio=True, tempo=extra.get("tempo"))
     return read_prompt(path, folder / "score.mid")
 
 
-def read_prompt(path: Path, midi_out: Path) -> dict:
-    """Read a score with `tunesmith.io.read` in a child process and write it as MIDI to
-    ``midi_out`` (what drafting reads back); return its bars, notes and tracks."""
+def read_prompt(path: Path, midi_out: Path, audio: bool = False, tempo: float | None = None) -> dict:
+    """Read a score with `tunesmith.io.read` (``audio``: a take, with
+    `io.audio_prompt.read_audio_prompt` at ``tempo`` quarters per minute, None = found
+    from the take) in a child process and write it as MIDI to ``midi_out`` (what
+    drafting reads back); return its bars, notes and tracks."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)}
     try:
-        done = subprocess.run([sys.executable, "-m", "tunesmith.studio.uploads", str(path), str(midi_out)],
+        command = [sys.executable, "-m", "tunesmith.studio.uploads", str(path), str(midi_out)]
+        command += ["audio", str(tempo or "")] if audio else []
+        done = subprocess.run(command,
                               capture_output=True, text=True, timeout=READ_TIMEOUT, env=env)
     except subprocess.TimeoutExpired:
         raise ReadError(f"reading took more than {READ_TIMEOUT} s; is it a score?") from None
@@ -103,14 +113,19 @@ def read_prompt(path: Path, midi_out: Path) -> dict:
     return result
 
 
-def _child(path: str, midi_out: str) -> int:
+def _child(path: str, midi_out: str, audio: str = "", tempo: str = "") -> int:
     """In the child: read, refuse a score without notes, write MIDI; print one JSON line."""
     from ..errors import TunesmithError
     from ..io import read
     from ..io.midi import write_midi
 
     try:
-        score = read(path)
+        if audio:
+            from ..io.audio_prompt import read_audio_prompt
+
+            score = read_audio_prompt(path, tempo=float(tempo) if tempo else None)
+        else:
+            score = read(path)
         if score.note_count() == 0:
             raise ReadError("the file holds no notes")
         write_midi(score, midi_out, overwrite=True)
@@ -124,4 +139,4 @@ def _child(path: str, midi_out: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(*sys.argv[1:3]))
+    sys.exit(_child(*sys.argv[1:5]))

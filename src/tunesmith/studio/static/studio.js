@@ -326,8 +326,9 @@ async function upload(kind, input) {
     data.append("offset", $("vocal-offset").value);
     data.append("gain", $("vocal-gain").value);
   }
+  if (kind === "hum" && $("f-tempo").value) data.append("tempo", $("f-tempo").value);
   data.append("file", file);
-  say(`reading ${file.name}…`);
+  say(kind === "hum" ? `listening to ${file.name}…` : `reading ${file.name}…`);
   try {
     const result = await api("/api/uploads", { method: "POST", body: data });
     if (kind === "lyrics") { $("f-lyrics").value = result.upload.text; say("lyrics loaded into the form"); }
@@ -357,7 +358,7 @@ async function init() {
     `Drafts: ${state.piece.title} with a ${$("part-program").value} part`));
   $("undo").addEventListener("click", () => needPiece() &&
     postJSON(`/api/pieces/${state.piece.id}/undo`, {}).then((p) => { showPiece(p); loadHistory(); }).catch(failed));
-  for (const kind of ["prompt", "lyrics", "vocals"]) {
+  for (const kind of ["prompt", "hum", "lyrics", "vocals"]) {
     $(`up-${kind}`).addEventListener("change", (e) => upload(kind, e.target));
   }
   busy(false);
