@@ -42,6 +42,10 @@ MAX_MIDI_BYTES = 64 * 1024 * 1024
 MAX_TICK = 2**31 - 1
 """symusic stores times as 32-bit ticks."""
 
+MAX_QUARTERS = 2**16
+"""Nothing is read after this many quarter notes (16,384 bars of 4/4, over 9 hours at
+120 qpm): later times in a file are corrupt."""
+
 _KARAOKE_HEADER = re.compile(rb"\xff\x01[\x02-\x7f]@[KTLVI]")
 
 
@@ -76,10 +80,37 @@ def read_midi(path: str | os.PathLike) -> Score:
     if smf.format != 2:
         _attach_lyrics(score, smf, path)
         chords_from_text_events(score, smf.data, smf.tracks, scan_text_events)  # harmony
+    _cut_at_max_length(score, recovered)
     score.metadata["source"] = os.fspath(path)
     if recovered:
         score.metadata["recovered"] = "; ".join(recovered)
     return score
+
+
+def _cut_at_max_length(score: Score, recovered: list[str]) -> None:
+    """Drop what starts after `MAX_QUARTERS` and end longer notes there: such times come
+    from corrupt delta times (a 4-byte delta is up to 2**28 ticks), and every bar up to
+    them would otherwise be counted, drawn and tokenized."""
+    limit = MAX_QUARTERS * score.ticks_per_quarter
+    if score.end_tick() <= limit and all(
+            not len(table) or int(table["tick"].max()) <= limit
+            for table in (score.tempos, score.time_signatures, score.key_signatures)):
+        return
+    dropped = 0
+    for track in score.tracks:
+        keep = track.notes["onset"] < limit
+        dropped += int((~keep).sum())
+        track.notes = track.notes[keep]
+        track.notes["duration"] = np.minimum(track.notes["duration"],
+                                             limit - track.notes["onset"])
+        track.lyrics = [lyric for lyric in track.lyrics if lyric.tick < limit]
+    for name in ("tempos", "time_signatures", "key_signatures", "chords"):
+        table = getattr(score, name)
+        setattr(score, name, table[table["tick"] < limit])
+    score.markers = [marker for marker in score.markers if marker.tick < limit]
+    recovered.append(f"cut at quarter note {MAX_QUARTERS:,} (corrupt times): "
+                     + (f"{dropped} notes after it dropped" if dropped else
+                        "notes held past it end there"))
 
 
 def _symusic_reason(exc: Exception) -> str:
@@ -279,7 +310,7 @@ def merge_lyric_only_tracks(score: Score) -> None:
             continue
         target = singers[-max(hits)[2]]
         target.lyrics = sorted(target.lyrics + track.lyrics, key=lambda lyric: lyric.tick)
-        score.tracks.remove(track)
+        score.tracks = [t for t in score.tracks if t is not track]  # not ==: arrays
 
 
 # --- lyrics from the raw bytes ---------------------------------------------------------
