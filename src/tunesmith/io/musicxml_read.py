@@ -44,6 +44,9 @@ DEFAULT_VELOCITY = 80
 CUE_NOTES_SOUND = False
 """Cue notes (``<cue/>``: another part's line printed small as a guide) are not played;
 music21 reads them as notes."""
+MAX_XML_BYTES = 256 << 20
+"""An .mxl whose score unpacks to more than this is refused (a zip bomb, not music: the
+longest OpenScore quartet movement is about 5 MB of XML)."""
 MAX_PLAYED_MEASURES = 20
 """Repeats may play a score at most this many times its written length (a guard against
 repeat marks that would loop)."""
@@ -80,7 +83,11 @@ def _root_element(path: Path) -> ET.Element:
     try:
         if path.suffix.lower() == ".mxl":
             with zipfile.ZipFile(path) as archive:
-                data = archive.read(_mxl_score_name(archive))
+                name = _mxl_score_name(archive)
+                if archive.getinfo(name).file_size > MAX_XML_BYTES:
+                    raise ReadError(f"the score inside is over {MAX_XML_BYTES >> 20} MB "
+                                    "uncompressed; not reading it", path)
+                data = archive.read(name)
         else:
             data = path.read_bytes()
         root = ET.fromstring(data)
