@@ -11,6 +11,9 @@ plus ``tokenizer.json`` and ``manifest.json``.
   are dropped (the first by source path is kept).
 - **Resume**: re-running the same command skips files already in ``out/work/`` and
   gives byte-identical output to an uninterrupted run.
+- **Absurd pieces**: runs of more than 2 empty bars are cut to 2 before tokenizing
+  (`silence.cap_silences`), and a piece needing more than 40 tokens a note is skipped
+  with its reason in the manifest's ``skipped_pieces`` (`pieces.MAX_TOKENS_PER_NOTE`).
 - **Clusters**: ``part=(i, n)`` prepares a fixed 1/n of the files (by a hash of their
   path) into its own folder; ``merge(parts, out)`` joins the parts into what one run
   over all files would have written.
@@ -31,7 +34,9 @@ import numpy as np
 from ..atomic import write_text
 from ..errors import DataError, RequestError
 from ..io import READABLE_SUFFIXES
-from .pieces import FileRecord, Piece, load_record, record_timeout, save_record, tokenize_file
+from .pieces import (MAX_TOKENS_PER_NOTE, FileRecord, Piece, load_record, record_timeout,
+                     save_record, tokenize_file)
+from .silence import MAX_EMPTY_BARS
 from .pool import run_tasks
 from ..data import SPLITS
 from .shards import assemble
@@ -79,6 +84,7 @@ class PrepareConfig:
         data = asdict(self)
         data["sources"] = [_display_root(s) for s in self.sources]
         data["part"] = None if self.part is None else f"{self.part[0]}/{self.part[1]}"
+        data["max_empty_bars"], data["max_tokens_per_note"] = MAX_EMPTY_BARS, MAX_TOKENS_PER_NOTE
         return data
 
 

@@ -17,6 +17,12 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..score import Score, key_name
+from .silence import cap_silences
+
+MAX_TOKENS_PER_NOTE = 40
+"""A piece that needs more tokens a note than this after `cap_silences` is skipped: real
+music takes 3-10 (a Bar, Position, Track, Pitch, Duration, Velocity per note at most,
+plus tempo and meter changes); far more means the file's times or events are corrupt."""
 
 HASH_GRID = 48
 """Content hashes compare notes on a grid of 1/48 quarter note, finer than any
@@ -100,7 +106,11 @@ def tokenize_file(path: str, name: str, tokenizer) -> FileRecord:
     """Read every piece of ``path`` and tokenize it; never raises for a bad file.
 
     A file that cannot be read is skipped with the reader's reason; a piece that cannot
-    be tokenized, or has no notes, is listed in ``failed`` and the others are kept.
+    be tokenized, has no notes or needs more than `MAX_TOKENS_PER_NOTE` tokens a note is
+    listed in ``failed`` and the others are kept. Runs of more than
+    `silence.MAX_EMPTY_BARS` empty bars are cut out before tokenizing (``meta`` then
+    says how many bars in ``empty_bars_removed``); the content hash, which decides the
+    split, is of the piece as read.
     """
     from ..io import read_pieces
 
@@ -124,12 +134,22 @@ def tokenize_file(path: str, name: str, tokenizer) -> FileRecord:
             index += 1
             continue
         try:
-            ids = np.asarray(tokenizer.encode(score))
+            capped, removed = cap_silences(score)
+            ids = np.asarray(tokenizer.encode(capped))
             bars = np.asarray(tokenizer.bar_offsets(ids), dtype=np.int64)
             if len(bars) == 0:
                 raise ValueError("no bars after tokenizing")
-            meta = {"piece": index, "hash": content_hash(score), **piece_metadata(score),
+            notes = capped.note_count()
+            if len(ids) > MAX_TOKENS_PER_NOTE * notes:
+                record.failed.append({"piece": index, "reason": (
+                    f"{len(ids):,} tokens for {notes} notes ({len(ids) / notes:.0f} a note, "
+                    f"more than {MAX_TOKENS_PER_NOTE})")})
+                index += 1
+                continue
+            meta = {"piece": index, "hash": content_hash(score), **piece_metadata(capped),
                     "bars": len(bars), "tokens": len(ids)}
+            if removed:
+                meta["empty_bars_removed"] = removed
             record.pieces.append(Piece(meta, ids, bars))
         except Exception as exc:
             record.failed.append({"piece": index, "reason": _reason(exc)})
