@@ -111,6 +111,7 @@ def test_bad_tempos_are_request_errors(text):
     (["--range", ""], "pitch range is empty"),
     (["--tempo", "72 furlongs"], "bad tempo"), (["--tempo", "nan"], "bad tempo"),
     (["--key", "Em7"], "'m7' is not a mode"), (["--prompt", ""], "prompt is empty"),
+    (["--notes-per-bar", "99999999999999999999-99999999999999999999"], "notes per bar"),
 ])
 def test_malformed_requests_are_one_line_before_the_model_loads(args, reason, tmp_path, capsys):
     from tunesmith.cli import main
@@ -145,3 +146,17 @@ def test_six_eight_at_72_lasts_what_a_musician_expects(tmp_path):
     assert record["model_licence"].startswith("non-commercial")
     assert b"licence: non-commercial" in (tmp_path / "draft-s0.mid").read_bytes()
     assert "licence: non-commercial" in (tmp_path / "draft-s0.musicxml").read_text()
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--device", "nonsense"], "'nonsense' is not a device"),
+    (["--max-copied-bars", "nan"], "max copied bars must be a number of bars"),
+    (["--max-copied-bars", "-1"], "max copied bars must be a number of bars"),
+])
+def test_bad_device_and_originality_threshold_are_one_line(args, reason, tmp_path, capsys):
+    from tunesmith.cli import main
+
+    assert main(["generate", "--bars", "1", *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tunesmith") and "error:" in err and "\n" not in err and reason in err, err
+    assert not (tmp_path / "out").exists()

@@ -51,6 +51,10 @@ def open_model(folder: str | os.PathLike | None = None, device: str = "cpu",
 
     from .evaluate.originality import OriginalityIndex
 
+    try:  # "--device nonsense" ended in torch's RuntimeError traceback
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise RequestError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N") from None
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise RequestError(f"--device {device}: this torch build sees no CUDA GPU "
                            "(install a CUDA build of torch, see README)")
@@ -103,6 +107,11 @@ class OriginalityPolicy:
 
     max_copied_bars: float = 4.0
     original_only: bool = False
+
+    def __post_init__(self):
+        bars = self.max_copied_bars  # NaN silenced every warning; -1 warned of "piece None"
+        if isinstance(bars, bool) or not isinstance(bars, (int, float)) or not 0 <= bars < float("inf"):
+            raise RequestError(f"max copied bars must be a number of bars, 0 or more, not {bars!r}")
 
 
 @dataclass

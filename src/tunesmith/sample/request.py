@@ -324,6 +324,9 @@ seeds are 64-bit, with room above for the seeds of a long piece's later windows.
 MAX_SAMPLES = 1_000_000
 """Most drafts one request may ask for."""
 
+MAX_NOTES_PER_BAR = 4096
+"""Bound on ``notes_per_bar`` (a bar's grid holds at most a few hundred onsets)."""
+
 
 def _audio_as_prompt(r: GenerationRequest) -> GenerationRequest:
     """A request whose ``prompt_audio`` is checked like any prompt: the audio path is
@@ -360,6 +363,11 @@ def _check_values(r: GenerationRequest) -> None:
             raise RequestError(f"{name} must be a whole number, not {value!r}")
     if r.num_samples > MAX_SAMPLES:
         raise RequestError(f"num_samples {r.num_samples} is more than {MAX_SAMPLES:,} drafts")
+    if r.notes_per_bar is not None and not all(
+            isinstance(n, int) and not isinstance(n, bool) and abs(n) <= MAX_NOTES_PER_BAR
+            for n in r.notes_per_bar):
+        raise RequestError(f"notes per bar {r.notes_per_bar!r} must be whole numbers up to "
+                           f"{MAX_NOTES_PER_BAR}")
     if not 0 <= r.seed or r.seed + max(r.num_samples, 1) > SEED_LIMIT:
         raise RequestError(f"seed {r.seed} is outside 0 to {SEED_LIMIT - max(r.num_samples, 1)} "
                            f"(seed + num_samples must stay within 2**63 - 2**32)")
