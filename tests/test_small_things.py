@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -139,6 +140,8 @@ def test_six_eight_at_72_lasts_what_a_musician_expects(tmp_path):
 
     score = tunesmith.read(tmp_path / "draft-s0.mid")
     assert score.tempo_map()["qpm"][0] == pytest.approx(108, abs=0.01)
+    velocities = np.concatenate([t.notes["velocity"] for t in score.tracks])
+    assert len(np.unique(velocities)) >= 3  # dynamics: the model alone writes one velocity
     assert float(score.ticks_to_seconds(score.bar_starts(3 * 6 * 240)[2])) == pytest.approx(10 / 3, abs=0.01)
     record = json.loads((tmp_path / "draft-s0.json").read_text())
     assert record["request"]["tempo"] == 108

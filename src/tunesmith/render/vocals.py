@@ -4,6 +4,10 @@ A take may come at any sample rate and channel count; it is read with soundfile,
 resampled to the backing's rate with soxr (the resampler librosa itself uses: calling it
 directly skips librosa's import, which took 2-35 s here the first time), made stereo,
 shifted by an offset and scaled by a gain, then added to the mix as one more stem.
+
+The gain is in dB relative to the take as read (0 dB: the recording's own level), and
+the vocals stem holds exactly the scaled take: the take is never normalized, and the
+backing is normalized without it (`tunesmith.render.render_audio`).
 """
 from __future__ import annotations
 
