@@ -129,3 +129,9 @@ def test_generate_reads_the_take_as_its_prompt_before_the_model(tmp_path, capsys
         assert main(["generate", *args, "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("tunesmith: error:") and "\n" not in err and reason in err, err
+
+
+def test_reading_a_recording_as_a_score_points_to_prompt_audio(tmp_path):
+    soundfile.write(tmp_path / "take.wav", sung(SONG, 120), 22_050)
+    with pytest.raises(ReadError, match="--prompt-audio"):
+        tunesmith.read(tmp_path / "take.wav")

@@ -42,8 +42,12 @@ def read_pieces(path: str | os.PathLike) -> Iterator[Score]:
 
         yield from read_music21_pieces(path)
     else:
+        from .audio_prompt import AUDIO_SUFFIXES
+
+        hint = ("; a recording is heard as notes with generate --prompt-audio"
+                if suffix in AUDIO_SUFFIXES else "")
         raise ReadError(f"unsupported file type {suffix or '(none)'}; "
-                        f"tunesmith reads {', '.join(READABLE_SUFFIXES)}", path)
+                        f"tunesmith reads {', '.join(READABLE_SUFFIXES)}{hint}", path)
 
 
 def read(path: str | os.PathLike, index: int = 0) -> Score:
