@@ -175,10 +175,10 @@ def run(args) -> int:
     checked = check(build_request(args), args.format)  # request, prompt and formats, before the model
     if not args.overwrite:
         check_outputs(checked, args.out)
+    policy = OriginalityPolicy(args.max_copied_bars, args.original_only)  # checked before the model
     loaded = open_model(args.model, args.device, args.originality_index)
     bar = _progress(checked.request.num_samples)
-    results = draft(checked, loaded, args.out, overwrite=args.overwrite,
-                    policy=OriginalityPolicy(args.max_copied_bars, args.original_only),
+    results = draft(checked, loaded, args.out, overwrite=args.overwrite, policy=policy,
                     progress=bar.update_to if bar else None, compile=args.compile,
                     warn=lambda message: print(f"tunesmith: warning: {message}", file=sys.stderr))
     if bar:
