@@ -374,10 +374,11 @@ def test_no_json_body_makes_the_server_answer_500(tmp_path):
     bodies = st.fixed_dictionaries({}, optional={
         "action": st.sampled_from(["new", "bars", "continue", "part", "x"]) | values,
         "form": forms | values, "piece": st.text(max_size=14) | values, "bars": values,
-        "count": values, "program": values, "job": values, "seed": values})
+        "count": values, "program": values, "job": values, "seed": values,
+        "song": st.dictionaries(st.sampled_from(["lang", "voice", "accompaniment", "x"]), values, max_size=3) | values})
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(body=bodies, path=st.sampled_from(["/api/jobs", "/api/choose"]))
+    @given(body=bodies, path=st.sampled_from(["/api/jobs", "/api/choose", "/api/songs"]))
     def check(body, path):
         response = client.post(path, content=json.dumps(body, allow_nan=True),
                                headers={"content-type": "application/json"})
@@ -403,3 +404,22 @@ def test_a_hummed_take_becomes_a_piece_through_the_prompt_audio_reader(client, t
     assert heard == pitches
     one_line_error(upload(client, "hum", "take.wav", b"RIFF\x00\x00\x00\x00WAVEjunk"), 400)
     one_line_error(upload(client, "hum", "take.wav", (tmp_path / "take.wav").read_bytes(), tempo="5"), 400)
+
+
+def test_songs_are_checked_as_tunesmith_song_checks_them_before_queueing(client):
+    words = "[Verse]\nTwin-kle twin-kle lit-tle star\nHow I won-der what you are\n"
+    queued = client.post("/api/songs", json={"form": {"lyrics": words, "key": "G major", "tempo": "90",
+                                                      "num_samples": "2", "seed": "1"},
+                                             "song": {"voice": "alto", "accompaniment": "band"}})
+    assert queued.status_code == 202, queued.text
+    job = queued.json()
+    assert job["action"] == "song" and job["total"] == 2 and job["song"]["words"] == words
+    assert job["song"]["settings"] == {"key": "G major", "time_signature": "4/4", "chords": None, "seed": 1,
+                                       "num_samples": 2, "tempo": 90.0, "voice": "alto", "accompaniment": "band"}
+    for song, message in [({}, "Lyrics box"), ({"voice": "kazoo"}, "bad range 'kazoo'"),
+                          ({"lang": "xx"}, "unknown language 'xx'"),
+                          ({"accompaniment": "kazoo"}, "unknown accompaniment"),
+                          ({"mood": "sad"}, "song settings are")]:
+        form = {"lyrics": "" if not song else words}
+        assert message in one_line_error(client.post("/api/songs", json={"form": form, "song": song}), 400)
+    still_serving(client)

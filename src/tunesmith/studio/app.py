@@ -144,6 +144,26 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
         record = await run_in_threadpool(engine_of(request).submit, action, req, checks, piece, base)
         return JSONResponse(record, status_code=202)
 
+    async def song(request: Request) -> JSONResponse:
+        """A song for the words in the form's Lyrics box (`tunesmith song`)."""
+        body = await _json_body(request)
+        form = body.get("form", {})
+        words = form.get("lyrics") if isinstance(form, dict) else None
+        if not isinstance(words, str) or not words.strip():
+            raise RequestError("write the song's words in the Lyrics box (one line a phrase, "
+                               "a blank line between sections)")
+        req, _ = build_request({k: v for k, v in form.items() if k != "lyrics"})
+        extra = body.get("song", {})
+        if not isinstance(extra, dict) or set(extra) - {"lang", "voice", "accompaniment"} \
+                or not all(isinstance(v, str) for v in extra.values()):
+            raise RequestError("song settings are lang, voice and accompaniment, as text")
+        settings = {"key": req.key or "C major", "time_signature": req.time_signature or "4/4",
+                    "chords": req.chords, "seed": req.seed, "num_samples": req.num_samples, **extra}
+        if req.tempo is not None:
+            settings["tempo"] = req.tempo
+        record = await run_in_threadpool(engine_of(request).submit_song, words, settings)
+        return JSONResponse(record, status_code=202)
+
     async def job(request: Request) -> JSONResponse:
         """The job; with ``?since=N`` only drafts from the N-th on (the page polls)."""
         record = engine_of(request).job(request.path_params["job"])
@@ -243,6 +263,7 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
     routes = [
         Route("/", index), Route("/static/{name}", static), Route("/api/info", info),
         Route("/api/jobs", submit, methods=["POST"]), Route("/api/jobs/{job}", job),
+        Route("/api/songs", song, methods=["POST"]),
         Route("/api/jobs/{job}/cancel", cancel, methods=["POST"]),
         Route("/api/jobs/{job}/drafts/{seed:int}/{fmt}", draft_file),
         Route("/api/choose", choose, methods=["POST"]), Route("/api/pieces", pieces),

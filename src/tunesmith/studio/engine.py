@@ -86,15 +86,35 @@ class Engine:
             raise RequestError(f"at most {MAX_DRAFTS} drafts at once in the studio")
         if self.load_error:
             raise RequestError(f"the model could not be loaded: {self.load_error}")
-        record = {"action": action, "piece": piece, "base_version": base_version,
-                  "request": request.to_dict(), "checks": checks, "status": "queued",
-                  "done": 0, "total": request.num_samples, "drafts": [], "error": None,
-                  "created": now()}
+        return self._queue_job({"action": action, "piece": piece, "base_version": base_version,
+                                "request": request.to_dict(), "checks": checks,
+                                "total": request.num_samples})
+
+    def _queue_job(self, record: dict) -> dict:
+        record.update(status="queued", done=0, drafts=[], error=None, created=now())
         record = self.workdir.create("jobs", record)
         with self._lock:
             self._live[record["id"]] = record
         self._queue.put(record["id"])
         return dict(record)
+
+    def submit_song(self, words: str, settings: dict) -> dict:
+        """Queue a song for ``words`` (what `tunesmith song` does): checked here, as the
+        CLI checks before its model loads. ``settings`` are `SongSettings` fields."""
+        from ..lyrics.song import SongSettings, check_settings, song_plan
+        from ..lyrics.text import parse_words
+
+        song = SongSettings(**settings)
+        sections = parse_words(words, song.lang)
+        meter = check_settings(song)
+        plan = song_plan(sections, song, meter)
+        if not 1 <= song.num_samples <= MAX_DRAFTS:
+            raise RequestError(f"drafts must be 1-{MAX_DRAFTS}")
+        return self._queue_job({"action": "song", "piece": None, "base_version": None,
+                                "request": {"key": song.key, "time_signature": song.time_signature,
+                                            "bars": plan.bars, "seed": song.seed},
+                                "song": {"words": words, "settings": settings},
+                                "total": song.num_samples})
 
     def job(self, job_id: str) -> dict:
         """A job's record (live while it runs, else from disk)."""
@@ -166,6 +186,10 @@ class Engine:
         record.update(status="running", started=now())
         self.workdir.save("jobs", record)
         started = time.perf_counter()
+        if record["action"] == "song":
+            self._draft_song(record)
+            record["seconds"] = round(time.perf_counter() - started, 3)
+            return
         request = GenerationRequest.from_dict(record["request"])
         prompt = read(request.prompt) if request.prompt else None
         folder = self.workdir.folder("jobs", record["id"])
@@ -183,6 +207,27 @@ class Engine:
                     self._add(record, result)
             record["done"] = start + part.num_samples
         record["seconds"] = round(time.perf_counter() - started, 3)
+
+    def _draft_song(self, record: dict) -> None:
+        """Songs as `tunesmith song` drafts and writes them (MIDI played through, the lead
+        sheet as MusicXML), named like drafts so the page treats them alike."""
+        from ..cli.song import write_song
+        from ..lyrics.song import SongSettings, check_settings, draft_songs
+        from ..lyrics.text import parse_words
+
+        settings = SongSettings(**record["song"]["settings"])
+        sections = parse_words(record["song"]["words"], settings.lang)
+        folder = self.workdir.folder("jobs", record["id"])
+        for song in draft_songs(self.loaded, sections, settings, check_settings(settings)):
+            self._check_cancel(record)
+            write_song(song, folder, ["mid", "musicxml"], "song", overwrite=True)
+            for suffix in ("mid", "musicxml"):
+                (folder / f"song-s{song.seed}.{suffix}").replace(folder / f"draft-s{song.seed}.{suffix}")
+            entry = {"seed": song.seed, "mean_log_likelihood": None, "originality": None,
+                     "copies": False, "notes": song.score.note_count(), "roll": roll_json(song.score)}
+            with self._lock:
+                record["drafts"].append(entry)
+            record["done"] = len(record["drafts"])
 
     def _progress(self, record: dict, done: int) -> None:
         record["done"] = done

@@ -204,14 +204,14 @@ class Roll {
 
 // --- drafting jobs ----------------------------------------------------------------------
 function busy(on) {
-  for (const id of ["draft", "regen", "continue", "part"]) $(id).disabled = on;
+  for (const id of ["draft", "regen", "continue", "part", "song"]) $(id).disabled = on;
   $("cancel").disabled = !on;
 }
 
-async function startJob(body, title) {
+async function startJob(body, title, path = "/api/jobs") {
   say("");
   try {
-    const job = await postJSON("/api/jobs", { form: formValues(), ...body });
+    const job = await postJSON(path, { form: formValues(), ...body });
     state.job = job; state.shown = new Set();
     $("drafts").innerHTML = "";
     $("drafts-title").textContent = title;
@@ -255,7 +255,7 @@ function addDraft(job, d) {
   card.className = "draft"; card.dataset.seed = d.seed;
   const [orig, cls] = originalityText(d);
   card.innerHTML = `<div class="head"><strong>seed ${d.seed}</strong>
-      <span title="the model's mean log-likelihood per token (higher: more typical)">log-likelihood ${d.mean_log_likelihood.toFixed(3)}</span></div>
+      <span title="the model's mean log-likelihood per token (higher: more typical)">${d.mean_log_likelihood === null ? "" : "log-likelihood " + d.mean_log_likelihood.toFixed(3)}</span></div>
     <div class="orig ${cls}" title="longest passage shared with a training piece">${orig.replace(/</g, "&lt;")}</div>
     <canvas class="roll"></canvas>
     <audio controls preload="none" src="${base}/wav"></audio>
@@ -346,6 +346,9 @@ async function init() {
   if (!info.model) setTimeout(() => api("/api/info").then((i) =>
     { $("model").textContent = `model: ${i.model || i.load_error || "loading…"}`; }), 2000);
   $("draft").addEventListener("click", () => startJob({ action: "new" }, "Drafts: a new piece"));
+  $("song").addEventListener("click", () => startJob({ song: {
+    voice: $("song-voice").value, accompaniment: $("song-accompaniment").value, lang: $("song-lang").value } },
+    "Drafts: songs for these words", "/api/songs"));
   $("cancel").addEventListener("click", () => state.job && postJSON(`/api/jobs/${state.job.id}/cancel`, {}).catch(failed));
   $("regen").addEventListener("click", () => needPiece() && startJob(
     { action: "bars", piece: state.piece.id, bars: $("sel-bars").value },
