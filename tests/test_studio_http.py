@@ -337,6 +337,11 @@ def test_the_cli_serves_the_studio_and_refuses_a_taken_port(tmp_path):
                                   "--workdir", str(tmp_path / "w")], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
+    (tmp_path / "a-file").write_text("")
+    not_a_folder = subprocess.run([sys.executable, "-m", "tunesmith", "studio", "--port", str(port),
+                                   "--workdir", str(tmp_path / "a-file")], capture_output=True, text=True, timeout=120)
+    assert not_a_folder.returncode == 2 and not_a_folder.stderr.count("\n") == 1
+    assert "cannot keep the studio's files here" in not_a_folder.stderr
     server = subprocess.Popen([sys.executable, "-m", "tunesmith", "studio", "--port", str(port),
                                "--workdir", str(tmp_path / "w")], stdout=subprocess.PIPE, text=True)
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..atomic import write_bytes, write_text
-from ..errors import RequestError
+from ..errors import RequestError, WriteError
 
 ID_RE = re.compile(r"^[0-9a-f]{12}$")
 """Ids the server makes: 48 random bits as hex."""
@@ -51,8 +51,11 @@ class Workdir:
 
     def __init__(self, root: str | Path):
         self.root = Path(root).resolve()
-        for sub in ("jobs", "pieces", "uploads"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("jobs", "pieces", "uploads"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(f"cannot keep the studio's files here: {exc.strerror or exc}", root) from None
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
