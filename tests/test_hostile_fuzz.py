@@ -252,3 +252,20 @@ def test_the_same_damaged_bytes_read_the_same_in_two_processes(tmp_path):
     assert runs[0].returncode == 0, runs[0].stderr[-2000:]
     assert len(runs[0].stdout.splitlines()) == len(paths)
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_render_refuses_a_damaged_file_that_lasts_days(tmp_path, capsys):
+    """Two notes 60,000 quarters apart at the slowest MIDI tempo (16.8 s a quarter): the
+    reader reads it, and audio for it (280 hours, hundreds of GB) is refused in one line
+    (the synthesizer died of bad_alloc)."""
+    from tunesmith.cli import main
+
+    track = (b"\x00\xff\x51\x03\xff\xff\xff" + b"\x00\x90\x3c\x40\x01\x80\x3c\x00"
+             + b"\x83\xd4\x60\x90\x3e\x40\x01\x80\x3e\x00")
+    path = tmp_path / "slow.mid"
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 1) + b"MTrk"
+                     + struct.pack(">I", len(track)) + track)
+    code = main(["render", str(path), "--format", "wav", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "lasts 279.6 hours; audio is rendered for at most 2 hours" in err

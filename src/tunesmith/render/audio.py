@@ -29,6 +29,10 @@ RELEASE_SECONDS = 1.0
 """Length of the release tail after the end of the last note, in seconds: every render
 lasts exactly the piece's duration plus this."""
 
+MAX_AUDIO_SECONDS = 2 * 3600
+"""Longer scores are refused (a damaged file can last days: 11 days of stereo float32
+would be 350 GB, and the synthesizer aborts with bad_alloc long before)."""
+
 TARGET_RMS_DBFS = -16.0
 """Loudness target: the mix's RMS level in dBFS (about -16 LUFS for most music)."""
 
@@ -79,6 +83,9 @@ def synthesize(score: Score, soundfont: str | os.PathLike | None = None,
 
     if score.note_count() == 0:
         raise RequestError("the score has no notes to render as audio")
+    if (seconds := score.duration_seconds()) > MAX_AUDIO_SECONDS:
+        raise RequestError(f"the score lasts {seconds / 3600:,.1f} hours; audio is rendered "
+                           f"for at most {MAX_AUDIO_SECONDS // 3600} hours")
     synth = _synthesizer(check_soundfont(soundfont))
     end = score.end_tick()
     release_ticks = _seconds_to_ticks(score, end, RELEASE_SECONDS)
