@@ -342,6 +342,10 @@ def test_the_cli_serves_the_studio_and_refuses_a_taken_port(tmp_path):
                                    "--workdir", str(tmp_path / "a-file")], capture_output=True, text=True, timeout=120)
     assert not_a_folder.returncode == 2 and not_a_folder.stderr.count("\n") == 1
     assert "cannot keep the studio's files here" in not_a_folder.stderr
+    no_model = subprocess.run([sys.executable, "-m", "tunesmith", "studio", "--port", str(port), "--model",
+                               str(tmp_path / "nowhere"), "--workdir", str(tmp_path / "w")],
+                              capture_output=True, text=True, timeout=120)
+    assert no_model.returncode == 2 and no_model.stderr.count("\n") == 1 and "nowhere" in no_model.stderr
     server = subprocess.Popen([sys.executable, "-m", "tunesmith", "studio", "--port", str(port),
                                "--workdir", str(tmp_path / "w")], stdout=subprocess.PIPE, text=True)
     try:

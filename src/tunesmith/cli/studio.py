@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import RequestError
+    from ..errors import ModelError, RequestError
 
     if not 0 < args.port < 65536:
         raise RequestError(f"--port {args.port} is not a TCP port (1-65535)")
@@ -39,6 +39,10 @@ def run(args) -> int:
     loopback = args.host in LOOPBACK
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
     app = create_app(args.workdir, model=args.model, device=args.device, allowed_hosts=hosts)
+    engine = app.state.engine
+    engine.wait_ready()  # a model that cannot load is one line now, not a page of failed drafts
+    if engine.load_error:
+        raise ModelError(engine.load_error)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"tunesmith studio: http://{shown}:{args.port}/  (workdir {args.workdir}; Ctrl-C stops)",
           flush=True)
