@@ -100,8 +100,8 @@ def drafts(per_text: int, accompaniment: str = "none") -> list[dict]:
 
     loaded = open_model()
     rows = []
-    for lang, texts in TEXTS.items():
-        for method in ("song", "generate --lyrics"):
+    for method in ("song", "generate --lyrics"):
+        for lang, texts in TEXTS.items():
             total, rested, line_ends, rates, fastest, n = StressCounts(), 0, 0, [], [], 0
             for t, text in enumerate(texts):
                 sections = parse_words(text, lang)
@@ -121,7 +121,9 @@ def drafts(per_text: int, accompaniment: str = "none") -> list[dict]:
                         score = result.draft.score
                         ticks = sorted(lyr.tick for lyr in score.tracks[0].lyrics)
                         results.append((score, [ticks[i] for i in ends_at if i < len(ticks)]))
+                part = StressCounts()
                 for score, ends in results:
+                    part = part.add(score_stresses(score, lang))
                     total = total.add(score_stresses(score, lang))
                     got, lines_here = rests_after_lines(score, ends)
                     rested, line_ends = rested + got, line_ends + lines_here
@@ -129,12 +131,16 @@ def drafts(per_text: int, accompaniment: str = "none") -> list[dict]:
                     rates.append(speed["mean"])
                     fastest.append(speed["fastest"])
                     n += 1
-            rows.append({"set": f"{method} {lang}", "drafts": n, "primary_on_strong": round(total.primary_share, 3),
+                print(json.dumps({"partial": f"{method} {lang} text {t}", "drafts": len(results),
+                                  "primary_on_strong": f"{part.primary_strong}/{part.primary}",
+                                  "rest_after_line_end": f"{rested}/{line_ends} so far"}), flush=True)
+            rows.append(row := {"set": f"{method} {lang}", "drafts": n, "primary_on_strong": round(total.primary_share, 3),
                          "primary_on_a_beat": round(total.primary_beat_share, 3),
                          "unstressed_on_strong": round(total.unstressed_share, 3),
                          "primary_syllables": total.primary, "rest_after_line_end": f"{rested}/{line_ends}",
                          "syllables_per_second_mean": round(float(np.mean(rates)), 2),
                          "syllables_per_second_fastest": round(float(np.max(fastest)), 2)})
+            print(json.dumps(row), flush=True)
     return rows
 
 
@@ -146,8 +152,7 @@ def main() -> int:
     if args.lieder:
         print(json.dumps(lieder(args.lieder)), flush=True)
     if args.drafts:
-        for row in drafts(args.drafts):
-            print(json.dumps(row), flush=True)
+        drafts(args.drafts)
     return 0
 
 
