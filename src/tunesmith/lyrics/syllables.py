@@ -121,7 +121,7 @@ def _word(token: str, lang: str, held: int) -> list[Syllable]:
     user_parts = [p for p in core.split(LYRIC_CONTINUES) if p]
     parts = user_parts if len(user_parts) > 1 else None
     plain = "".join(user_parts)
-    key = plain.lower().replace(MELISMA, "")
+    key = plain.lower().replace(MELISMA, "").replace("’", "'")  # CMU writes "don't" with a straight quote
     melismas = [len(p) - len(p.rstrip(MELISMA)) for p in (parts or [plain])]
     if parts:
         parts = [p.rstrip(MELISMA) for p in parts]
