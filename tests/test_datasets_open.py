@@ -52,10 +52,10 @@ def open_corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prepared(open_corpus, tmp_path_factory):
-    """Each set prepared by its recipe (POP909 with chord controls)."""
+    """Each set prepared by its recipe (POP909 and Groove with chord controls)."""
     out = tmp_path_factory.mktemp("prepared")
     pop909.main(["--out", str(out / "pop909"), "--workers", "1", "--chords"])
-    groove.main(["--out", str(out / "groove"), "--workers", "1"])
+    groove.main(["--out", str(out / "groove"), "--workers", "1", "--chords"])  # drums: none
     lieder.main(["--out", str(out / "lieder"), "--workers", "1"])
     lieder.main(["--out", str(out / "quartets"), "--workers", "1"], name="quartets")
     return out

@@ -82,6 +82,17 @@ def test_without_chord_symbols_the_recognised_chords_are_written():
     assert [t.notes.tolist() for t in back.tracks] == [t.notes.tolist() for t in plain.tracks]
 
 
+def test_drums_alone_have_no_chords_and_encode_as_without_chord_controls():
+    drums = Score(ticks_per_quarter=480)
+    drums.tracks.append(Track("Kit", 0, True, notes=make_notes([0, 240, 480, 720], [60] * 4,
+                                                             [36, 42, 38, 42])))
+    ids = CHORDS.encode(drums)
+    CHORDS.grammar.validate(ids)
+    assert not (CHORDS.vocab.type_of[ids] == T.CHORD).any()
+    assert [CHORDS.vocab.name(i) for i in ids] == [Tokenizer().vocab.name(i)
+                                                   for i in Tokenizer().encode(drums)]
+
+
 def test_grammar_allows_chords_only_after_a_position():
     state = CHORDS.grammar.start(1)
     ids = CHORDS.encode(lead_sheet(["C"], [0]))

@@ -130,6 +130,8 @@ def chord_changes(vocab: Vocabulary, score: Score, scale: float, end_units: int)
     bass = np.where(no_chord | (table["bass"] == table["root"]), -1, table["bass"].astype(np.int64) % 12)
     keep = units < end_units
     units, value, bass = units[keep], value[keep], bass[keep]
+    if len(units) == 0:  # no chords (drums alone, or nothing the recogniser names)
+        return units, value, bass
     last_in_unit = np.append(units[1:] != units[:-1], True)
     units, value, bass = units[last_in_unit], value[last_in_unit], bass[last_in_unit]
     changed = np.append(True, (value[1:] != value[:-1]) | (bass[1:] != bass[:-1]))
