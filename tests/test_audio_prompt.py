@@ -135,3 +135,14 @@ def test_reading_a_recording_as_a_score_points_to_prompt_audio(tmp_path):
     soundfile.write(tmp_path / "take.wav", sung(SONG, 120), 22_050)
     with pytest.raises(ReadError, match="--prompt-audio"):
         tunesmith.read(tmp_path / "take.wav")
+
+
+def test_a_two_second_take_of_one_repeated_note(tmp_path):
+    """Four A4s a quarter apart with breaths between (the note is re-struck, its pitch
+    never changes); shorter than the tuning window."""
+    t = np.arange(2 * 22_050) / 22_050
+    take = 0.3 * np.sin(2 * np.pi * 440 * t) * ((t % 0.5) < 0.4)
+    soundfile.write(tmp_path / "aaaa.wav", take.astype(np.float32), 22_050)
+    heard = read_audio_prompt(tmp_path / "aaaa.wav", tempo=120)
+    notes = heard.tracks[0].notes
+    assert notes["pitch"].tolist() == [69] * 4 and notes["onset"].tolist() == [0, 480, 960, 1440]

@@ -55,6 +55,10 @@ least ``ATTACK_STRENGTH`` of the take's strongest and the level dips below
 ``ATTACK_DIP`` of the level just before it and ``ATTACK_RISE`` of the level just after
 (a re-articulated note, not tremolo, an attack's chiff or a release)."""
 
+GAP_DIP = 0.4
+"""A valley of the level below this fraction of the levels on both sides is a gap
+between two notes, onset detector or not."""
+
 TUNING_WINDOW_SECONDS = 3.0
 """Span over which the singer's tuning is measured, centred on each frame."""
 
@@ -164,21 +168,25 @@ def detect_notes(audio: np.ndarray, rate: int) -> list[tuple[float, float, int, 
 
 
 def _attacks(peaks: np.ndarray, env: np.ndarray, rms: np.ndarray) -> set[int]:
-    """Frames where a note is struck again: a valley of the level, below ``ATTACK_DIP``
-    of the level just before it and ``ATTACK_RISE`` of the level just after, followed
-    within 5 frames by a peak of the onset detector at least ``ATTACK_STRENGTH`` of the
-    take's strongest. Neither the tremolo of a sustained note, nor the chiff of an
-    instrument's attack, nor a release is one."""
+    """Frames where a note is struck again: a valley of the level below ``GAP_DIP`` of
+    the levels around it (a gap in the sound), or below ``ATTACK_DIP`` of the level just
+    before it and ``ATTACK_RISE`` of the level just after with a peak of the onset
+    detector (at least ``ATTACK_STRENGTH`` of the take's strongest) within 5 frames.
+    Neither the tremolo of a sustained note, nor the chiff of an instrument's attack,
+    nor a release is one."""
     strong = ATTACK_STRENGTH * float(env.max()) if len(env) else 0.0
     struck = np.zeros(len(rms) + 8, dtype=bool)
-    struck[[int(p) for p in peaks if env[int(p)] >= strong]] = True
+    struck[[int(p) + 2 for p in peaks if env[int(p)] >= strong]] = True  # frames m-2 on
     found = set()
     for m in range(2, len(rms) - 2):
-        if rms[m] > rms[m - 1] or rms[m] > rms[m + 1] or not struck[m:m + 6].any():
+        if rms[m] > rms[m - 1] or rms[m] > rms[m + 1]:
             continue
         before, after = rms[max(0, m - 8):m].max(), rms[m:m + 8].max()
-        if rms[m] < ATTACK_DIP * before and rms[m] < ATTACK_RISE * after:
-            found.add(m)
+        if rms[m] < GAP_DIP * min(before, after) or (
+                struck[m:m + 8].any() and rms[m] < ATTACK_DIP * before
+                and rms[m] < ATTACK_RISE * after):
+            rise = np.flatnonzero(rms[m:m + 8] >= (rms[m] + after) / 2)
+            found.add(m + int(rise[0]) if len(rise) else m)  # where the new note sounds
     return found
 
 
@@ -191,7 +199,7 @@ def _tuning(midi: np.ndarray, rate: int) -> np.ndarray:
         return np.zeros(len(midi))
     angle = 2 * np.pi * np.where(voiced, midi, 0.0)
     z = np.where(voiced, np.exp(1j * angle), 0)
-    width = max(1, int(TUNING_WINDOW_SECONDS * rate / HOP))
+    width = max(1, min(int(TUNING_WINDOW_SECONDS * rate / HOP), len(midi)))  # "same" size
     kernel = np.ones(width)
     local = np.convolve(z, kernel, mode="same")
     counts = np.convolve(voiced.astype(float), kernel, mode="same")
@@ -229,7 +237,7 @@ def _split_run(smooth: np.ndarray, first: int, end: int, attacks: set[int]) -> l
     frame = first + 1
     while frame < end:
         since = frame - cuts[-1]
-        if frame in attacks and since >= STEP_FRAMES:
+        if frame in attacks and since > STEP_FRAMES + 1:  # not the same start heard twice
             cuts.append(frame)
         elif since > STEP_FRAMES:
             pitch = np.nanmedian(smooth[max(cuts[-1] + 1, frame - 8):frame])
