@@ -87,8 +87,23 @@ def test_a_prompts_own_notes_keep_their_velocities():
     prompt_part = onsets < 4 * 4 * tpq
     piece.tracks[0].notes["velocity"][prompt_part] = 50
     generated = Score(tracks=[Track("Flute", 73, notes=piece.tracks[0].notes[~prompt_part].copy())])
-    shape_draft(piece, generated)
+    prompt = Score(tracks=[Track("Flute", 73, notes=piece.tracks[0].notes[prompt_part].copy())])
+    shape_draft(piece, generated, prompt=prompt)
     v = piece.tracks[0].notes["velocity"]
     assert (v[prompt_part] == 50).all()
     assert len(np.unique(v[~prompt_part])) > 3 and (v[~prompt_part] != 76).any()
     assert np.array_equal(generated.tracks[0].notes["velocity"], v[~prompt_part])
+
+
+def test_without_a_prompt_every_note_is_shaped():
+    """A --form draft's `generated` leaves out its repeated sections, which are new
+    music all the same: without a prompt every note gets dynamics."""
+    tpq = 480
+    onsets = np.arange(0, 8 * 4 * tpq, tpq)
+    piece = Score(tracks=[Track("Flute", 73, notes=make_notes(onsets, [tpq] * len(onsets),
+                                                              [72] * len(onsets), 76))])
+    drafted = Score(tracks=[Track("Flute", 73, notes=piece.tracks[0].notes[:16].copy())])
+    shape_draft(piece, drafted)
+    v = piece.tracks[0].notes["velocity"]
+    assert np.array_equal(v[:16], v[16:])                   # the copy is shaped like its A
+    assert len(np.unique(v)) > 3 and np.array_equal(drafted.tracks[0].notes["velocity"], v[:16])

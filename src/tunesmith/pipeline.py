@@ -159,7 +159,7 @@ def draft(checked: CheckedRequest, loaded: LoadedModel, out: str | os.PathLike |
                       progress=progress, compile=compile)
     results = []
     for one in drafts:
-        shape_draft(one.score, one.generated, checked.request.dynamics)
+        shape_draft(one.score, one.generated, checked.request.dynamics, prompt=checked.prompt)
         copied = check_originality(one.generated, loaded.index) if loaded.index is not None else None
         result = DraftResult(one, copied, copies=bool(copied and copied["longest_bars"] > policy.max_copied_bars))
         result.dropped = result.copies and policy.original_only

@@ -97,19 +97,22 @@ def apply_dynamics(score: Score, mode: str = "shaped", from_tick: int = 0,
     return score
 
 
-def shape_draft(piece: Score, generated: Score, mode: str = "shaped") -> Score:
-    """Dynamics for a draft: shape the notes of ``piece`` that ``generated`` (the new
-    material alone, in the piece's ticks, tracks named as the piece's) holds, leaving a
-    prompt's own notes as written; ``generated`` gets the same velocities. Returns
-    ``piece``, changed in place."""
+def shape_draft(piece: Score, generated: Score, mode: str = "shaped",
+                prompt: Score | None = None) -> Score:
+    """Dynamics for a draft, in place: every note of ``piece`` that is not the
+    composer's own is shaped. With a ``prompt`` (the Score it continues or infills, in
+    the piece's ticks; its tracks are the piece's first tracks) the notes of each track
+    that the prompt's track does not hold are new; without one, every note is (a
+    ``--form`` draft's repeated sections included). ``generated`` (the new material
+    alone) gets the same velocities. Returns ``piece``."""
     if check_mode(mode) == "flat":
         return piece
-    select = []
-    for track in piece.tracks:
-        keys = _keys(track.notes)
-        new = [_keys(g.notes) for g in generated.tracks
-               if (g.name, g.program, g.is_drum) == (track.name, track.program, track.is_drum)]
-        select.append(np.isin(keys, np.concatenate(new)) if new else np.zeros(len(keys), bool))
+    select = None
+    if prompt is not None:
+        select = []
+        for index, track in enumerate(piece.tracks):
+            own = prompt.tracks[index].notes if index < len(prompt.tracks) else track.notes[:0]
+            select.append(~np.isin(_keys(track.notes), _keys(own)))
     apply_dynamics(piece, mode, select=select)
     if generated is not piece:
         for g in generated.tracks:
