@@ -92,6 +92,7 @@ def test_a_prompts_own_notes_keep_their_velocities():
     v = piece.tracks[0].notes["velocity"]
     assert (v[prompt_part] == 50).all()
     assert len(np.unique(v[~prompt_part])) > 3 and (v[~prompt_part] != 76).any()
+    assert abs(v[~prompt_part].mean() - 50) < 1   # played at the prompt's level
     assert np.array_equal(generated.tracks[0].notes["velocity"], v[~prompt_part])
 
 

@@ -103,8 +103,10 @@ def shape_draft(piece: Score, generated: Score, mode: str = "shaped",
     composer's own is shaped. With a ``prompt`` (the Score it continues or infills, in
     the piece's ticks; its tracks are the piece's first tracks) the notes of each track
     that the prompt's track does not hold are new; without one, every note is (a
-    ``--form`` draft's repeated sections included). ``generated`` (the new material
-    alone) gets the same velocities. Returns ``piece``."""
+    ``--form`` draft's repeated sections included). New notes are played at the
+    prompt's level: their shape is kept and their mean moved to the prompt's mean
+    velocity. ``generated`` (the new material alone) gets the same velocities. Returns
+    ``piece``."""
     if check_mode(mode) == "flat":
         return piece
     select = None
@@ -114,6 +116,8 @@ def shape_draft(piece: Score, generated: Score, mode: str = "shaped",
             own = prompt.tracks[index].notes if index < len(prompt.tracks) else track.notes[:0]
             select.append(~np.isin(_keys(track.notes), _keys(own)))
     apply_dynamics(piece, mode, select=select)
+    if prompt is not None:
+        _match_level(piece, prompt, select)
     if generated is not piece:
         for g in generated.tracks:
             for track in piece.tracks:
@@ -125,6 +129,19 @@ def shape_draft(piece: Score, generated: Score, mode: str = "shaped",
                 hit = keys[order[found]] == own if len(keys) else np.zeros(len(own), bool)
                 g.notes["velocity"][hit] = track.notes["velocity"][order[found[hit]]]
     return piece
+
+
+def _match_level(piece: Score, prompt: Score, select: list[np.ndarray]) -> None:
+    """Shift the selected (new) velocities so their mean is the prompt's mean velocity
+    (a continuation of a quiet prompt stays quiet)."""
+    own = [t.notes["velocity"] for t in prompt.tracks if len(t.notes)]
+    new = [t.notes["velocity"][m] for t, m in zip(piece.tracks, select) if m.any()]
+    if not own or not new:
+        return
+    shift = int(round(np.concatenate(own).mean() - np.concatenate(new).mean()))
+    for track, chosen in zip(piece.tracks, select):
+        shifted = track.notes["velocity"][chosen].astype(np.int64) + shift
+        track.notes["velocity"][chosen] = np.clip(shifted, 1, 127)
 
 
 def _keys(notes: np.ndarray) -> np.ndarray:
