@@ -99,9 +99,10 @@ FIELDS: list[Field] = [
 ACTION_FIELDS = ("prompt", "infill_bars", "infill_program")
 """Request fields the studio's actions set (the piece, the selected bars, the part)."""
 
-NOT_IN_FORM = ("chords_from", "rhythm")
-"""Request fields the form does not offer: a server-side file path (a client must never
-name one), and a rhythm plan that `tunesmith song` makes."""
+NOT_IN_FORM = ("chords_from", "prompt_audio", "rhythm", "chords_start_bar")
+"""Request fields the form does not offer: server-side file paths (a client must never
+name one; *Hum it* uploads the take instead), a rhythm plan that `tunesmith song` makes,
+and where a progression is picked up (set by drafting itself for a long piece)."""
 
 MAX_TEXT = 20_000
 """Longest text one control may hold, in characters (lyrics of a long song fit)."""
