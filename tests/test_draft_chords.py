@@ -181,3 +181,26 @@ def test_the_dissonance_measure_counts_what_it_says():
     got = dissonant_onsets(score, part=1)
     # 49 (C#) vs C: m2; 54 (F#) vs C: tritone; 59 (B) vs C: M7; 45 (A): a 3rd; 1920: nothing sounds
     assert got == {"dissonant_onsets": 3, "onsets": 5, "dissonant_share": 0.6, "broad_share": 0.6}
+
+
+def test_chords_from_a_file_its_symbols_else_recognised(tmp_path):
+    """--chords-from reads a file's own chord symbols per bar; a file without symbols gets
+    the recogniser's chords of its notes."""
+    from fractions import Fraction
+
+    from tunesmith.harmony.symbols import chord_table
+    from tunesmith.score import CHORD_DTYPE, Score, Track, make_notes
+
+    notes = make_notes([0, 0, 0, 1920, 1920, 1920], [1920] * 6, [60, 64, 67, 57, 60, 64])
+    symbols = [parse_chord(s) for s in ("C", "F/C", "Am")]
+    lead = Score(tracks=[Track(name="p", program=0, notes=notes)],
+                 chords=chord_table([0, 960, 1920], symbols, CHORD_DTYPE))
+    write(lead, tmp_path / "lead.mid")
+    bare = Score(tracks=[Track(name="p", program=0, notes=notes)])
+    write(bare, tmp_path / "bare.mid")
+    from tunesmith.sample import resolve
+
+    got = resolve(GenerationRequest(chords_from=str(tmp_path / "lead.mid"))).harmony.bars
+    assert got[:2] == [[(Fraction(0), symbols[0]), (Fraction(1, 2), symbols[1])], [(Fraction(0), symbols[2])]]
+    got = resolve(GenerationRequest(chords_from=str(tmp_path / "bare.mid"))).harmony.bars
+    assert [[c.symbol() for _, c in bar] for bar in got[:2]] == [["C"], ["Am"]]
