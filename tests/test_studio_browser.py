@@ -73,6 +73,7 @@ def browser(tmp_path_factory):
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(300)  # the first WAV is rendered on request; a busy machine is slow
     yield driver
     driver.quit()
 
