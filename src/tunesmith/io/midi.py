@@ -78,8 +78,15 @@ def read_midi(path: str | os.PathLike) -> Score:
         recovered.append(f"SMPTE time division ({smf.smpte[0]} fps x {smf.smpte[1]} "
                          "ticks per frame) read as that many ticks per second")
     if smf.format != 2:
-        _attach_lyrics(score, smf, path)
-        chords_from_text_events(score, smf.data, smf.tracks, scan_text_events)  # harmony
+        walked: dict = {}  # each track's text events walked once, for lyrics and chords
+
+        def text_events(data: bytes, start: int, end: int) -> list:
+            if (start, end) not in walked:
+                walked[start, end] = scan_text_events(data, start, end)
+            return walked[start, end]
+
+        _attach_lyrics(score, smf, path, text_events)
+        chords_from_text_events(score, smf.data, smf.tracks, text_events)  # harmony
     _cut_at_max_length(score, recovered)
     score.metadata["source"] = os.fspath(path)
     if recovered:
@@ -314,13 +321,14 @@ def merge_lyric_only_tracks(score: Score) -> None:
 
 
 # --- lyrics from the raw bytes ---------------------------------------------------------
-def _attach_lyrics(score: Score, smf: SmfLayout, path: Path) -> None:
+def _attach_lyrics(score: Score, smf: SmfLayout, path: Path,
+                   text_events=scan_text_events) -> None:
     """Read lyric (or karaoke text) events from the file's bytes and attach them."""
     has_lyrics = b"\xff\x05" in smf.data
     karaoke = _KARAOKE_HEADER.search(smf.data) is not None
     if not has_lyrics and not karaoke:
         return
-    per_track = [scan_text_events(smf.data, start, end) for start, end in smf.tracks]
+    per_track = [text_events(smf.data, start, end) for start, end in smf.tracks]
     lyric_tracks = [[(tick, raw) for tick, kind, raw in events if kind == LYRIC]
                     for events in per_track]
     if not any(lyric_tracks) and karaoke:
