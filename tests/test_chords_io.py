@@ -109,11 +109,15 @@ def test_midi_markers_carry_chords_and_leave_other_markers(tmp_path):
 def test_rehearsal_letters_are_not_chords(tmp_path):
     score = _lead_sheet()
     score.chords = score.chords[:0]
-    score.markers = [Marker(0, "A"), Marker(1920, "B"), Marker(3840, "C")]
-    path = tmp_path / "marks.mid"
-    write(score, path)
-    back = read(path)
-    assert len(back.chords) == 0 and [m.text for m in back.markers] == ["A", "B", "C"]
+    for letters in ("ABC", "AABA", "ABAC"):  # sections, as --form writes them
+        score.markers = [Marker(i * 1920, letter) for i, letter in enumerate(letters)]
+        path = tmp_path / f"{letters}.mid"
+        write(score, path)
+        back = read(path)
+        assert len(back.chords) == 0 and "".join(m.text for m in back.markers) == letters
+    score.markers = [Marker(i * 1920, letter) for i, letter in enumerate("ADEA")]
+    write(score, tmp_path / "ADEA.mid")
+    assert _chords(read(tmp_path / "ADEA.mid")) == [(0, "A"), (1920, "D"), (3840, "E"), (5760, "A")]
 
 
 def test_pop909_labels_are_read():
@@ -249,3 +253,26 @@ def test_symbols_are_spelled_in_the_key_everywhere_they_are_written(tmp_path):
     assert "<root-step>D</root-step>\n          <root-alter>1</root-alter>" in xml  # D#7
     assert "<root-step>D</root-step>\n          <root-alter>-1</root-alter>" in xml  # Db
     assert _chords(read(tmp_path / "a.mid")) == _chords(score)
+
+
+def test_chord_symbols_add_no_voices_or_rests_to_a_bar(tmp_path):
+    """Two overlapping notes make bar 1 two voices; the symbols of every bar go into the
+    first voice and add no voice (a whole-bar rest under the notes) anywhere."""
+    from tunesmith.io.musicxml import score_to_music21
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    score = _lead_sheet(["C", "F", "G7", "C"])
+    score.tracks[0].notes = make_notes([0, 240, 1920], [960, 960, 1920], [64, 67, 65])
+    plain = score.copy()
+    plain.chords = plain.chords[:0]
+    xml = GeneralObjectExporter(score_to_music21(score)).parse().decode()
+    bare = GeneralObjectExporter(score_to_music21(plain)).parse().decode()
+    assert xml.count("<harmony") == 4
+    assert xml.count("<backup") == bare.count("<backup") and xml.count("<rest") == bare.count("<rest")
+    assert _chords(read_xml(xml, tmp_path)) == _chords(score)
+
+
+def read_xml(text: str, folder) -> Score:
+    path = folder / "x.musicxml"
+    path.write_text(text)
+    return read(path)

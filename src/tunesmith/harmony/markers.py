@@ -3,8 +3,8 @@ lead sheet's chords.
 
 Writing puts one marker per chord change, its text the symbol (``Am7``, ``C/E``,
 ``N.C.``). Reading takes a file's markers as chords when they read as chord symbols,
-except markers that look like rehearsal marks: single letters in alphabetical order
-(``A``, ``B``, ``C``) are left as markers, as is any marker that is not a symbol
+except markers that look like rehearsal marks: single letters whose first appearances
+run in alphabetical order (``A B C``, ``A A B A``) are left as markers, as is any marker that is not a symbol
 (``Chorus``). Files with no chord markers are searched for text events that hold
 symbols (lead-sheet symbols only: a text such as ``seed: 3`` is metadata).
 """
@@ -26,12 +26,13 @@ def _chord_or_none(text: str) -> Chord | None:
 
 
 def _rehearsal_marks(texts: list[str]) -> bool:
-    """True for ``A B C``-style section letters (one letter each, consecutive)."""
-    letters = [t.strip() for t in texts]
+    """True for section letters: one letter each, whose first appearances run A, B, C...
+    (``A A B A``, the sections of an AABA form, as well as ``A B C``)."""
+    letters = [t.strip().upper() for t in texts]
     if not all(len(t) == 1 for t in letters):
         return False
-    codes = [ord(t.upper()) for t in letters]
-    return codes[0] == ord("A") and all(b - a in (0, 1) for a, b in zip(codes, codes[1:]))
+    firsts = list(dict.fromkeys(letters))
+    return firsts == [chr(ord("A") + i) for i in range(len(firsts))]
 
 
 def _chord_events(events: list, symbols_only: bool = False) -> list:

@@ -7,6 +7,7 @@ a MusicXML ``kind`` plus degree changes, which MuseScore and music21 both read b
 """
 from __future__ import annotations
 
+import bisect
 import re
 from fractions import Fraction
 
@@ -116,6 +117,22 @@ def music21_symbols(score, quarters) -> list[tuple[object, object]]:
     offsets = quarters(np.array(ticks, dtype=np.int64))
     return [(offset, to_music21(chord, flat)) for offset, (_, chord), flat
             in zip(offsets, rows, flats_at(score, ticks))]
+
+
+def insert_symbols(part, symbols) -> None:
+    """Put (offset, ChordSymbol) pairs into the bars of a part that music21 has already
+    laid out: into each bar's first voice, at the offset within the bar. Inserted before
+    the layout, a symbol (a zero-length chord to music21) made voices of its own, each
+    drawn with a whole-bar rest; and its low pitches chose a bass clef."""
+    from music21 import stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    starts = [Fraction(m.offset) for m in measures]
+    for offset, symbol in symbols if measures else ():
+        index = max(0, bisect.bisect_right(starts, Fraction(offset)) - 1)
+        measure = measures[index]
+        target = measure.voices[0] if measure.hasVoices() else measure
+        target.insert(Fraction(offset) - starts[index], symbol)
 
 
 _NO_CHORD_XML = re.compile(rb'<root>\s*<root-step text="">[A-G]</root-step>\s*</root>\s*'

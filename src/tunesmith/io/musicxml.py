@@ -26,7 +26,7 @@ import numpy as np
 
 from ..atomic import write_bytes
 from ..errors import WriteError
-from ..harmony.music21_chords import music21_symbols, no_chord_xml
+from ..harmony.music21_chords import insert_symbols, music21_symbols, no_chord_xml
 from ..score import LYRIC_CONTINUES, MODES, Score, Track, key_signature_sharps
 
 _EXACT_DIVISORS = (8, 6, 12)  # 32nds, sixteenth and 32nd triplets (our token grid): kept as they are
@@ -229,8 +229,6 @@ def _part(score: Score, track: Track, grid: _Grid, end: Fraction, with_tempos: b
         part.insert(last, note.Rest(quarterLength=end - last))
     if not track.is_drum and events:  # one clef for the part, not a new one every bar
         part.insert(0, clef.bestClef(part, recurse=True))
-    for offset, symbol in music21_symbols(score, grid.quarters) if with_tempos else ():
-        part.insert(offset, symbol)  # chord symbols, after the clef (their pitches are low)
     part.makeRests(fillGaps=True, inPlace=True)
     part.makeNotation(inPlace=True)
     for measure in part.getElementsByClass(stream.Measure):
@@ -244,6 +242,8 @@ def _part(score: Score, track: Track, grid: _Grid, end: Fraction, with_tempos: b
         measure.flattenUnnecessaryVoices(inPlace=True)
         for number, voice in enumerate(measure.voices, start=1):
             voice.id = str(number)
+    if with_tempos:  # chord symbols go into each bar's first voice once voices are settled
+        insert_symbols(part, music21_symbols(score, grid.quarters))
     return part
 
 
