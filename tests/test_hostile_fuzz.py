@@ -163,7 +163,8 @@ def damaged_files(tmp: Path) -> list[Path]:
         for _ in range(EXTRA_VARIANTS):
             variants += [(f"{name}-{len(variants)}", v) for name, v in damaged(data, rng)]
         for i, (name, variant) in enumerate(variants):
-            path = tmp / f"{source.stem[:40]}-{i:03d}-{name}.mid"
+            tag = f"{source.stem[:40]}-{zlib.crc32(bytes(source)):08x}"  # stems repeat
+            path = tmp / f"{tag}-{i:03d}-{name}.mid"
             path.write_bytes(variant)
             paths.append(path)
     return paths
