@@ -208,13 +208,16 @@ class ConstrainedState:
             self._room_for_minimum(mask, low, silent)
         if tokens_left is not None:
             self._budget_mask(mask, tokens_left, silent)
+        planned = mask  # density, parts and budget: the request's own limits
+        mask = xp.asarray(planned, copy=True)
         for rule in self.rules:
             if rule.soft:
                 rule.apply(self, mask)
-        # never a dead end: where the limits leave nothing, give up the density and the
-        # budget first, then the polyphony limit (and, where even what is required is
-        # empty, which no test has seen, keep the grammar alone)
-        for fallback in (limited, required, grammar_mask):
+        # never a dead end: where the limits leave nothing, give up the soft rules first
+        # (preferences: phrase ends, comping), then the density and the budget, then the
+        # polyphony limit (and, where even what is required is empty, which no test has
+        # seen, keep the grammar alone)
+        for fallback in (planned, limited, required, grammar_mask):
             mask = xp.where(xp.any(mask, axis=1)[:, None], mask, fallback)
         return mask
 
