@@ -111,6 +111,10 @@ def write_draft(draft: Draft, request: GenerationRequest, info: ModelInfo, out: 
                                  "(see the model card, README.md in its folder)")
     written = render(score, formats, out, stem=stem, overwrite=overwrite)
     json_path = out / f"{stem}.json"
+    if len(score.chords):  # the chords it was written over (or that its model wrote)
+        from .harmony.report import chord_dicts, chord_segments
+
+        record["chords"] = chord_dicts(score, chord_segments(score)[1])
     record.update({"originality": originality, "mean_log_likelihood": draft.mean_log_likelihood,
                    "tokens_generated": draft.tokens_generated,
                    "files": [str(p) for group in written.values() for p in group]})

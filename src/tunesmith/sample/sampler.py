@@ -228,8 +228,10 @@ def _draft_batch(model, tok: Tokenizer, resolved: ResolvedRequest, plan: Plan, s
         mean_log_likelihood = float(step_log_probs[: length[row], row].mean()) if length[row] else 0.0
         ids = plan.assemble(tok, generated)
         score, new = plan.result(tok, resolved, tok.decode(ids))
-        score.chords = draft_chords(resolved, plan.mode, getattr(plan, "span", None), score,
-                                    getattr(plan, "prompt", None))
+        chords = draft_chords(resolved, plan.mode, getattr(plan, "span", None), score,
+                              getattr(plan, "prompt", None))
+        if len(chords):  # else the chords the model wrote itself (a model with chord tokens), if any
+            score.chords = chords
         if new is not score:
             new.chords = score.chords
         drafts.append(Draft(index=start + row, seed=request.seed + start + row, ids=ids, score=score,
