@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -91,7 +92,8 @@ def _root_element(path: Path) -> ET.Element:
         else:
             data = path.read_bytes()
         root = ET.fromstring(data)
-    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, UnicodeError) as exc:
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, UnicodeError, zlib.error,
+            EOFError, NotImplementedError, RuntimeError) as exc:  # damaged or odd archives
         reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
         raise ReadError(f"not readable MusicXML: {reason}", path) from None
     if root.tag.startswith("{"):  # a namespaced document: drop the namespace
