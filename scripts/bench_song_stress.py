@@ -90,7 +90,7 @@ def lieder(count: int) -> dict:
             "titles": used}
 
 
-def drafts(per_text: int, accompaniment: str = "none") -> list[dict]:
+def drafts(per_text: int, methods=("song", "generate --lyrics"), accompaniment: str = "none") -> list[dict]:
     """`tunesmith song` and `generate --lyrics` on the same texts, in both languages."""
     from tunesmith.lyrics.measure import StressCounts, pace, rests_after_lines, score_stresses
     from tunesmith.lyrics.song import SongSettings, check_settings, draft_songs
@@ -100,7 +100,7 @@ def drafts(per_text: int, accompaniment: str = "none") -> list[dict]:
 
     loaded = open_model()
     rows = []
-    for method in ("song", "generate --lyrics"):
+    for method in methods:
         for lang, texts in TEXTS.items():
             total, rested, line_ends, rates, fastest, n = StressCounts(), 0, 0, [], [], 0
             for t, text in enumerate(texts):
@@ -112,7 +112,7 @@ def drafts(per_text: int, accompaniment: str = "none") -> list[dict]:
                                draft_songs(loaded, sections, settings, check_settings(settings))]
                 else:
                     lines = [line for s in sections for line in s.syllables]
-                    words = " ".join("".join(x.text for x in line) for line in lines)
+                    words = "".join(x.text + ("" if x.text.endswith("-") else " ") for line in lines for x in line)
                     ends_at = np.cumsum([len(line) for line in lines]) - 1
                     request = GenerationRequest(lyrics=words, key="G major", time_signature="4/4", tempo=96,
                                                 seed=100 * t, num_samples=per_text)
@@ -148,11 +148,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lieder", type=int, default=21, help="real English songs to measure (0: none)")
     parser.add_argument("--drafts", type=int, default=3, help="drafts per text and method (0: none)")
+    parser.add_argument("--methods", default="song,generate --lyrics",
+                        help='comma list of "song" and "generate --lyrics" (the before)')
     args = parser.parse_args()
     if args.lieder:
         print(json.dumps(lieder(args.lieder)), flush=True)
     if args.drafts:
-        drafts(args.drafts)
+        drafts(args.drafts, tuple(m.strip() for m in args.methods.split(",")))
     return 0
 
 
