@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,11 +118,17 @@ def cmd_draft(args) -> dict:
                                 chromatic=args.chromatic)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    began = time.time()
-    drafts = generate(model, tok, request)
-    for draft in drafts:
-        tunesmith.write(draft.score, out / f"draft-s{draft.seed}.mid", overwrite=True)
-    return {"drafts": len(drafts), "seconds": round(time.time() - began, 1), "request": request.to_dict()}
+    began, written = time.time(), 0
+    for start in range(0, args.num, args.chunk):  # written as they come: a long run can be cut short
+        seed = args.seed + start
+        if all((out / f"draft-s{seed + i}.mid").exists() for i in range(min(args.chunk, args.num - start))):
+            continue
+        chunk = replace(request, seed=seed, num_samples=min(args.chunk, args.num - start))
+        for draft in generate(model, tok, chunk):
+            tunesmith.write(draft.score, out / f"draft-s{draft.seed}.mid", overwrite=True)
+            written += 1
+        print(json.dumps({"written": written, "seconds": round(time.time() - began, 1)}), file=sys.stderr, flush=True)
+    return {"drafts": args.num, "seconds": round(time.time() - began, 1), "request": request.to_dict()}
 
 
 def cmd_measure(args) -> dict:
@@ -168,6 +175,7 @@ def main(argv=None) -> int:
     draft.add_argument("--phrase-bars", type=int, default=0)
     draft.add_argument("--chromatic", action="store_true")
     draft.add_argument("--threads", type=int, default=2)
+    draft.add_argument("--chunk", type=int, default=25, help="drafts per call (each chunk is written at once)")
     draft.add_argument("--out", required=True)
     measure = sub.add_parser("measure")
     measure.add_argument("--reference", required=True)

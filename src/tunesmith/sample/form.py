@@ -120,7 +120,7 @@ def generate_form(model, tok: Tokenizer, request: GenerationRequest, prompt: Sco
         starts = [prompt_bars]  # first bar of each section, counted from the piece's bar 0
         for k, section in enumerate(sections[1:], start=1):
             starts.append(starts[-1] + sections[k - 1].bars)
-            origin = starts[sections.index(next(s for s in sections if s.name == section.name))]
+            origin = starts[next(i for i, s in enumerate(sections) if s.name == section.name)]
             if section.repeat and not request.vary:
                 score = copy_bars(score, origin, starts[k], section.bars)
                 continue
@@ -140,9 +140,9 @@ def generate_form(model, tok: Tokenizer, request: GenerationRequest, prompt: Sco
                                                         for b, s in zip(starts, sections)]
         score.markers.sort(key=lambda m: m.tick)
         score.metadata["form"] = " ".join(f"{s.name}{s.bars}" for s in sections)
-        drafted = _without_copies(score, sections, starts, ticks, request.vary, ticks[prompt_bars])
         finished.append(Draft(index=draft.index, seed=draft.seed, ids=tok.encode(score), score=score,
-                              generated=drafted, mean_log_likelihood=log_likelihood / max(tokens, 1),
+                              generated=score if prompt is None else _notes_from(score, int(ticks[prompt_bars])),
+                              mean_log_likelihood=log_likelihood / max(tokens, 1),
                               tokens_generated=tokens))
         if progress:
             progress(len(finished))
@@ -208,17 +208,12 @@ def rhythm_template(tok: Tokenizer, score: Score, first_bar: int, bars: int) -> 
     return RhythmTemplate.from_rows(rows, units, vocab.duration_values)
 
 
-def _without_copies(score: Score, sections: list[Section], starts: list[int], ticks: np.ndarray,
-                    vary: bool, new_from: int) -> Score:
-    """The drafted material alone: the piece from ``new_from`` without the notes of
-    sections copied from an earlier one (what ranking and the originality check read)."""
-    spans = [(int(ticks[b]), int(ticks[b + s.bars])) for b, s in zip(starts, sections)
-             if s.repeat and not vary]
+def _notes_from(score: Score, tick: int) -> Score:
+    """A copy of ``score`` holding only the notes that start at ``tick`` or later (the
+    new material after a prompt, repeated sections included: every drafts of a form
+    repeats the same sections, so ranking compares them fairly, and dynamics shape
+    a section and its repeats alike)."""
     out = score.copy()
     for track in out.tracks:
-        onset = track.notes["onset"]
-        keep = onset >= new_from
-        for lo, hi in spans:
-            keep &= (onset < lo) | (onset >= hi)
-        track.notes = track.notes[keep]
+        track.notes = track.notes[track.notes["onset"] >= tick]
     return out
