@@ -263,6 +263,11 @@ function addDraft(job, d) {
       <a href="${base}/mid" download>MIDI</a><a href="${base}/musicxml" download>MusicXML</a></div>`;
   $("drafts").appendChild(card);
   const roll = new Roll(card.querySelector("canvas"), d.roll);
+  const span = job.request && job.request.infill_bars;
+  if (span) {  // shade the bars this draft rewrote
+    const [a, b] = span.split("-").map((x) => parseInt(x, 10) - 1);
+    roll.sel = [a, b]; roll.draw();
+  }
   roll.follow(card.querySelector("audio"));
   card.querySelector(".use").addEventListener("click", () =>
     postJSON("/api/choose", { job: job.id, seed: d.seed }).then((p) => { showPiece(p); loadHistory(); }).catch(failed));
