@@ -32,12 +32,7 @@ The first level under ``tunesmith`` (a subpackage or a top-level module) names t
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 """(importer, imported) pairs that break the layering today, to be removed: none."""
 
-KNOWN_CYCLES = {
-    # sample/form.py (--form) and request.py import each other: parse_form is to move to
-    # a module of its own (lead's note, 12:30); form.py and sampler.py likewise.
-    ("tunesmith.sample.form", "tunesmith.sample.request"),
-    ("tunesmith.sample.form", "tunesmith.sample.sampler"),
-}
+KNOWN_CYCLES: set[tuple[str, str]] = set()
 """Pairs of modules that import each other, to be removed as they are fixed."""
 
 

@@ -15,95 +15,31 @@ form decides what repeats; a copied section is not drafted and counts for nothin
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import RequestError
 from ..score import Marker, Score
 from ..tokenizer import T, Tokenizer
+from .form_spec import Section, parse_form
 from .plans import prompt_ids
 from .request import GenerationRequest
+from .ranking import rank
 from .rules.form import FORCED_RHYTHM, RhythmTemplate
 
-MAX_SECTIONS = 64
-"""Most sections a form may name."""
+__all__ = ["Section", "generate_form", "parse_form"]
 
 FORM_SEED_STRIDE = 7_000_003
 """Section k of the draft with seed S draws with seed S + k * this."""
 
-_TOKEN_RE = re.compile(r"^([A-Za-z][A-Za-z_'-]*?)(\d+)?$")
-
-
-@dataclass(frozen=True)
-class Section:
-    """One section of a form: its name, its length in bars, and whether an earlier
-    section of the same name exists (then it repeats that one)."""
-
-    name: str
-    bars: int
-    repeat: bool
-
-
-def parse_form(text: str, bars: int | None) -> list[Section]:
-    """Sections of a form. ``"AABA"`` (one letter a section), or names with optional
-    bar counts separated by spaces or commas (``"A8 A8 B8 A8"``, ``"verse8 chorus8
-    verse chorus"``). A name keeps its length wherever it appears; when every section
-    has a count the form sets the piece's length, otherwise the sections without one
-    share what ``bars`` leaves equally. Raises a one-line `RequestError`."""
-    text = (text or "").strip()
-    if not text:
-        raise RequestError("the form is empty: give sections like AABA or 'A8 B8 A8'")
-    if re.fullmatch(r"[A-Z]+", text):
-        words = list(text)
-    else:
-        words = [w for w in re.split(r"[\s,;|]+", text) if w]
-    if len(words) > MAX_SECTIONS:
-        raise RequestError(f"the form has {len(words)} sections; at most {MAX_SECTIONS}")
-    names, counts = [], {}
-    for word in words:
-        match = _TOKEN_RE.match(word)
-        if not match:
-            raise RequestError(f"bad form section {word!r}: use a name with an optional bar count, e.g. A8 or verse8")
-        name, count = match.group(1), match.group(2)
-        names.append(name)
-        if count is not None:
-            count = int(count)
-            if not 1 <= count <= 256:
-                raise RequestError(f"section {word!r}: a section has 1-256 bars")
-            if counts.setdefault(name, count) != count:
-                raise RequestError(f"section {name!r} has two lengths ({counts[name]} and {count} bars); "
-                                   "a repeated section keeps its length")
-    free = [n for n in names if n not in counts]
-    if free:
-        if bars is None:
-            raise RequestError("give --bars or a bar count for every section (e.g. 'A8 B8 A8')")
-        left = bars - sum(counts[n] for n in names if n in counts)
-        if left < len(free) or left % len(free):
-            raise RequestError(f"{bars} bars do not split into the form's {len(free)} sections without a "
-                               f"count; give counts like 'A8 B8' or another --bars")
-        for name in free:
-            counts[name] = left // len(free)
-    total = sum(counts[n] for n in names)
-    if total > 256:
-        raise RequestError(f"the form is {total} bars long; at most 256")
-    seen: set[str] = set()
-    sections = []
-    for name in names:
-        sections.append(Section(name, counts[name], name in seen))
-        seen.add(name)
-    return sections
-
 
 def generate_form(model, tok: Tokenizer, request: GenerationRequest, prompt: Score | None = None,
-                  progress=None, compile: bool | str = False) -> list:
+                  progress=None, compile: bool | str = False, *, generate) -> list:
     """Draft ``request.num_samples`` pieces in ``request.form`` (see the module
     docstring) and return the ``keep`` best (`ranking.rank`). ``prompt``: a Score the
-    form continues (the sections follow its last bar)."""
-    from .ranking import rank
-    from .sampler import Draft, generate
-
+    form continues (the sections follow its last bar). ``generate``: the sampler's
+    `generate`, which drafts each section (passed in, so this module sits below it)."""
     if request.infill_bars or request.infill_program or request.lyrics:
         raise RequestError("a form drafts new music or continues a prompt: not with infilling or lyrics")
     sections = parse_form(request.form, request.bars)
@@ -140,10 +76,9 @@ def generate_form(model, tok: Tokenizer, request: GenerationRequest, prompt: Sco
                                                         for b, s in zip(starts, sections)]
         score.markers.sort(key=lambda m: m.tick)
         score.metadata["form"] = " ".join(f"{s.name}{s.bars}" for s in sections)
-        finished.append(Draft(index=draft.index, seed=draft.seed, ids=tok.encode(score), score=score,
-                              generated=score if prompt is None else _notes_from(score, int(ticks[prompt_bars])),
-                              mean_log_likelihood=log_likelihood / max(tokens, 1),
-                              tokens_generated=tokens))
+        finished.append(replace(draft, ids=tok.encode(score), score=score,
+                                generated=score if prompt is None else _notes_from(score, int(ticks[prompt_bars])),
+                                mean_log_likelihood=log_likelihood / max(tokens, 1), tokens_generated=tokens))
         if progress:
             progress(len(finished))
     return rank(finished, request.keep)

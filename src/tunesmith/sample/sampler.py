@@ -80,7 +80,7 @@ def generate(model, tokenizer: Tokenizer, request: GenerationRequest, prompt: Sc
     resolved = resolve(request)
     if request.form:  # sections drafted and copied over this function (sample.form)
         from .form import generate_form
-        return generate_form(model, tokenizer, request, prompt, progress, compile)
+        return generate_form(model, tokenizer, request, prompt, progress, compile, generate=generate)
     model.eval()
     context = model.config.context_length
     backend = "inductor" if compile is True else compile or None
