@@ -393,7 +393,7 @@ def _check_form(r: GenerationRequest) -> None:
     if r.vary and not r.form:
         raise RequestError("--vary re-drafts a form's repeated sections: give --form too")
     if r.form is not None:
-        from .form import parse_form
+        from .form_spec import parse_form
 
         parse_form(r.form, r.bars)
 
@@ -433,7 +433,7 @@ def _check_form(r: GenerationRequest) -> None:
     if r.vary and not r.form:
         raise RequestError("--vary re-drafts a form's repeated sections: give --form too")
     if r.form is not None:
-        from .form import parse_form
+        from .form_spec import parse_form
 
         parse_form(r.form, r.bars)
 
