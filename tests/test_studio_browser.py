@@ -72,6 +72,7 @@ def browser(tmp_path_factory):
                 "--disable-dev-shm-usage", "--window-size=1400,1100",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_script_timeout(300)  # the first WAV is rendered on request; a busy machine is slow
     yield driver
@@ -222,6 +223,11 @@ def test_draft_listen_pick_and_regenerate_bars_in_a_browser(studio, browser, tmp
     WebDriverWait(driver, 60).until(lambda d: "vocals: take.wav" in d.find_element(By.ID, "piece-version").text)
     with_take = driver.find_element(By.ID, "piece-audio").get_attribute("src")
     assert "vocals=" in with_take and fetch(with_take) != plain
+
+    # the page's own JavaScript raised nothing (refused requests are logged by the browser)
+    errors = [e["message"] for e in driver.get_log("browser")
+              if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+    assert errors == []
 
     driver.execute_script("window.scrollTo(0, 0)")
     shot = tmp_path / "studio.png"
