@@ -432,3 +432,26 @@ def test_songs_are_checked_as_tunesmith_song_checks_them_before_queueing(client)
         form = {"lyrics": "" if not song else words}
         assert message in one_line_error(client.post("/api/songs", json={"form": form, "song": song}), 400)
     still_serving(client)
+
+
+def test_no_upload_makes_the_server_answer_500(tmp_path):
+    """Random kinds, names, form fields and bytes: always an answer below 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = TestClient(create_app(tmp_path / "work", start=False), raise_server_exceptions=False)
+    kinds = st.sampled_from(["prompt", "hum", "lyrics", "vocals", "", "x"])
+    names = st.sampled_from(["a.mid", "a.abc", "a.musicxml", "a.wav", "a.txt", "a", "../../a.mid", "a.mid\x00.exe"])
+    heads = st.sampled_from([b"", b"MThd\x00\x00\x00\x06", b"RIFF\x00\x00\x00\x00WAVE", b"X:1\nK:C\n", b"<?xml"])
+    extra = st.dictionaries(st.sampled_from(["offset", "gain", "tempo", "piece"]),
+                            st.text(max_size=8) | st.sampled_from(["nan", "inf", "1e999", "-5"]), max_size=3)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(kind=kinds, name=names, head=heads, body=st.binary(max_size=200), fields=extra)
+    def check(kind, name, head, body, fields):
+        response = client.post("/api/uploads", data={"kind": kind, **fields},
+                               files={"file": (name, head + body, "application/octet-stream")})
+        assert response.status_code < 500, response.text
+
+    check()
+    assert not [p for p in (tmp_path / "work").rglob("*") if p.is_file() and ".." in p.name]
