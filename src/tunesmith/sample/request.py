@@ -138,7 +138,7 @@ class GenerationRequest:
     infill_program: str | None = None
     temperature: float = 1.0
     top_k: int = 0
-    top_p: float = 0.95
+    top_p: float = 1.0
     min_p: float = 0.0
     repetition_penalty: float = 1.0
     seed: int = 0
