@@ -302,6 +302,10 @@ def test_drafting_through_the_api_and_cancel_of_a_queued_job(tmp_path):
         piece = client.post("/api/choose", json={"job": duet["id"], "seed": 5}).json()
         assert piece["current"] == 2 and len(piece["roll"]["tracks"]) == 2
         assert client.post(f"/api/pieces/{piece['id']}/undo").json()["current"] == 1
+        redone = client.post(f"/api/pieces/{piece['id']}/current", json={"version": 2}).json()
+        assert redone["current"] == 2 and len(redone["roll"]["tracks"]) == 2  # nothing is lost by undo
+        one_line_error(client.post(f"/api/pieces/{piece['id']}/current", json={"version": 3}), 404)
+        one_line_error(client.post(f"/api/pieces/{piece['id']}/current", json={"version": True}), 404)
 
 
 def test_the_roll_the_page_draws_holds_notes_bars_tempos_chords_and_lyrics():
@@ -383,11 +387,12 @@ def test_no_json_body_makes_the_server_answer_500(tmp_path):
     bodies = st.fixed_dictionaries({}, optional={
         "action": st.sampled_from(["new", "bars", "continue", "part", "x"]) | values,
         "form": forms | values, "piece": st.text(max_size=14) | values, "bars": values,
-        "count": values, "program": values, "job": values, "seed": values,
+        "count": values, "program": values, "job": values, "seed": values, "version": values,
         "song": st.dictionaries(st.sampled_from(["lang", "voice", "accompaniment", "x"]), values, max_size=3) | values})
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(body=bodies, path=st.sampled_from(["/api/jobs", "/api/choose", "/api/songs"]))
+    @given(body=bodies, path=st.sampled_from(["/api/jobs", "/api/choose", "/api/songs",
+                                              "/api/pieces/0123456789ab/current"]))
     def check(body, path):
         response = client.post(path, content=json.dumps(body, allow_nan=True),
                                headers={"content-type": "application/json"})

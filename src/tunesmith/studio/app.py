@@ -213,6 +213,12 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
         record = await run_in_threadpool(store.undo, request.path_params["piece"])
         return JSONResponse(piece_view(record))
 
+    async def current(request: Request) -> JSONResponse:
+        """Go to any version of the piece: ``{"version": N}``."""
+        body = await _json_body(request)
+        record = await run_in_threadpool(store.set_current, request.path_params["piece"], body.get("version"))
+        return JSONResponse(piece_view(record))
+
     async def version_file(request: Request) -> Response:
         p = request.path_params
         item = files.version_item(store, p["piece"], p["n"])
@@ -268,6 +274,7 @@ def create_app(workdir: str | Path, model: str | None = None, device: str = "cpu
         Route("/api/jobs/{job}/drafts/{seed:int}/{fmt}", draft_file),
         Route("/api/choose", choose, methods=["POST"]), Route("/api/pieces", pieces),
         Route("/api/pieces/{piece}", piece), Route("/api/pieces/{piece}/undo", undo, methods=["POST"]),
+        Route("/api/pieces/{piece}/current", current, methods=["POST"]),
         Route("/api/pieces/{piece}/versions/{n:int}/{fmt}", version_file),
         Route("/api/uploads", upload, methods=["POST"]),
     ]

@@ -166,6 +166,16 @@ class Workdir:
             self.save("pieces", piece)
             return piece
 
+    def set_current(self, piece_id: str, number: int) -> dict:
+        """Make version ``number`` current (any version kept: undo's way back, and redo)."""
+        with self.lock(piece_id):
+            piece = self.load("pieces", piece_id)
+            if isinstance(number, bool) or not any(v["n"] == number for v in piece["versions"]):
+                raise NotFound(f"piece {piece_id} has no version {str(number)[:20]}")
+            piece["current"] = number
+            self.save("pieces", piece)
+            return piece
+
     def set_vocals(self, piece_id: str, vocals: dict | None) -> dict:
         with self.lock(piece_id):
             piece = self.load("pieces", piece_id)

@@ -282,6 +282,12 @@ function showPiece(p) {
   $("piece-version").textContent = `version ${p.current} of ${p.versions.length}` +
     (v && v.action ? ` (${v.action}${v.seed !== undefined ? ", seed " + v.seed : ""})` : "") +
     (p.vocals ? ` · vocals: ${p.vocals.name}` : "");
+  const versions = $("versions");
+  versions.innerHTML = "";
+  for (const x of p.versions) {
+    const label = `v${x.n}: ${x.action}${x.seed !== undefined ? " s" + x.seed : ""}`;
+    versions.appendChild(new Option(label, x.n, false, x.n === p.current));
+  }
   const base = `/api/pieces/${p.id}/versions/${p.current}`;
   const canvas = $("piece-roll"), fresh = canvas.cloneNode(false);
   canvas.replaceWith(fresh);  // drop the old roll's listeners, on the roll and the player
@@ -366,6 +372,9 @@ async function init() {
     `Drafts: ${state.piece.title} with a ${$("part-program").value} part`));
   $("undo").addEventListener("click", () => needPiece() &&
     postJSON(`/api/pieces/${state.piece.id}/undo`, {}).then((p) => { showPiece(p); loadHistory(); }).catch(failed));
+  $("versions").addEventListener("change", (e) => needPiece() &&
+    postJSON(`/api/pieces/${state.piece.id}/current`, { version: parseInt(e.target.value, 10) })
+      .then((p) => { showPiece(p); loadHistory(); }).catch(failed));
   for (const kind of ["prompt", "hum", "lyrics", "vocals"]) {
     $(`up-${kind}`).addEventListener("change", (e) => upload(kind, e.target));
   }
