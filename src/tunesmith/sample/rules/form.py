@@ -126,16 +126,17 @@ BREATH = 0.5
 
 
 class PhraseEnds(Rule):
-    """See the module docstring. ``every``: bars per phrase; ``last``: the piece's last
-    bar (0 for a piece of free length)."""
+    """See the module docstring. ``every``: bars per phrase; ``last``: the last bar
+    written (0 for a piece of free length); ``before``: bars of the prompt, so that a
+    continuation's phrases end where the piece's do."""
 
     FIELDS = ("breathed", "sound_end")
     soft = True
 
-    def __init__(self, context: RuleContext, every: int, last: int):
+    def __init__(self, context: RuleContext, every: int, last: int, before: int = 0):
         vocab = context.tokenizer.vocab
         q = vocab.config.positions_per_quarter
-        self.every, self.last = every, last
+        self.every, self.last, self.before = every, last, before
         self.long = int(round(LONG_NOTE * q))
         self.rest = int(round(BREATH * q))
         self.duration_values = vocab.duration_values.astype(np.int64)
@@ -147,7 +148,7 @@ class PhraseEnds(Rule):
     def _closing(self, state):
         """Rows whose current bar ends a phrase and has not breathed yet."""
         bar = state.bars_written
-        end = ((bar % self.every) == 0) | (bar == self.last)
+        end = (((bar + self.before) % self.every) == 0) | (bar == self.last)
         return end & (bar >= 1) & ~self.breathed
 
     def apply(self, state, mask):
@@ -314,7 +315,10 @@ def build_phrase_ends(context: RuleContext) -> Rule | None:
             or DRUMS in resolved.programs):
         return None
     exact = resolved.request.bars is not None
-    return PhraseEnds(context, every, context.target_bars if exact else 0)
+    # a continuation keeps the piece's phrases: bars are counted from the piece's first
+    prompt = getattr(context, "prompt", None)
+    before = len(prompt.bar_starts()) if context.mode == "continue" and prompt is not None and prompt.note_count() else 0
+    return PhraseEnds(context, every, context.target_bars if exact else 0, before)
 
 
 RULE_BUILDERS.append(build_forced_rhythm)
