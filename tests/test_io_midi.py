@@ -189,3 +189,16 @@ def test_unreadable_files_raise_read_error_with_the_reason(name, reason):
     with pytest.raises(ReadError, match=reason) as info:
         read(REAL_MIDI / name)
     assert info.value.path.endswith(name)
+
+
+def test_corrupt_times_and_meters_are_cut_at_16384_bars(tmp_path):
+    """A 1/128 meter (bars of 3 ticks at 96 per quarter) and a note 2,000,000 bars in:
+    nothing after bar 16,384 is read, so no command counts or tokenizes millions of bars."""
+    track = (b"\x00\xff\x58\x04\x01\x07\x18\x08" + b"\x00\x90\x3c\x40\x60\x80\x3c\x00"
+             + b"\x82\xee\xd1\x60\x90\x3e\x40\x60\x80\x3e\x00")  # delta 6,000,000 ticks
+    path = tmp_path / "tiny-bars.mid"
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk"
+                     + struct.pack(">I", len(track)) + track)
+    score = read(path)
+    assert score.note_count() == 1 and len(score.bar_starts()) <= 2**14
+    assert "1 notes after it dropped" in score.metadata["recovered"]

@@ -46,6 +46,9 @@ MAX_QUARTERS = 2**16
 """Nothing is read after this many quarter notes (16,384 bars of 4/4, over 9 hours at
 120 qpm): later times in a file are corrupt."""
 
+MAX_BARS = 2**14
+"""Nor after this many bars (the same 16,384 bars, whatever the meter)."""
+
 _KARAOKE_HEADER = re.compile(rb"\xff\x01[\x02-\x7f]@[KTLVI]")
 
 
@@ -94,11 +97,34 @@ def read_midi(path: str | os.PathLike) -> Score:
     return score
 
 
-def _cut_at_max_length(score: Score, recovered: list[str]) -> None:
-    """Drop what starts after `MAX_QUARTERS` and end longer notes there: such times come
-    from corrupt delta times (a 4-byte delta is up to 2**28 ticks), and every bar up to
-    them would otherwise be counted, drawn and tokenized."""
+def _length_limit(score: Score) -> int:
+    """The tick of quarter note `MAX_QUARTERS` or of bar `MAX_BARS`, whichever is first
+    (a corrupt 1/128 meter makes bars of a few ticks), counted per meter, not per bar."""
     limit = MAX_QUARTERS * score.ticks_per_quarter
+    meters = score.meter_map()
+    bars = 0
+    for i, (tick, numerator, denominator) in enumerate(meters.tolist()):
+        if tick >= limit:
+            break
+        length = max(1, numerator * score.ticks_per_quarter * 4 // denominator)
+        end = int(meters["tick"][i + 1]) if i + 1 < len(meters) else limit
+        count = -(-(min(end, limit) - tick) // length)
+        if bars + count >= MAX_BARS:
+            return min(limit, tick + (MAX_BARS - bars) * length)
+        bars += count
+    return limit
+
+
+def _cut_at_max_length(score: Score, recovered: list[str]) -> None:
+    """Drop what starts after `_length_limit` and end longer notes there: such times come
+    from corrupt delta times (a 4-byte delta is up to 2**28 ticks) or meters, and every bar
+    up to them would otherwise be counted, drawn and tokenized."""
+    for name in ("tempos", "time_signatures", "key_signatures", "chords"):
+        table = getattr(score, name)  # times past 2**31 ticks wrapped around below 0
+        if len(table) and table["tick"].min() < 0:
+            setattr(score, name, table[table["tick"] >= 0])
+    score.markers = [marker for marker in score.markers if marker.tick >= 0]
+    limit = _length_limit(score)
     if score.end_tick() <= limit and all(
             not len(table) or int(table["tick"].max()) <= limit
             for table in (score.tempos, score.time_signatures, score.key_signatures)):
@@ -115,7 +141,8 @@ def _cut_at_max_length(score: Score, recovered: list[str]) -> None:
         table = getattr(score, name)
         setattr(score, name, table[table["tick"] < limit])
     score.markers = [marker for marker in score.markers if marker.tick < limit]
-    recovered.append(f"cut at quarter note {MAX_QUARTERS:,} (corrupt times): "
+    recovered.append(f"cut at tick {limit:,} (quarter {limit // score.ticks_per_quarter:,}; "
+                     "corrupt times or meters): "
                      + (f"{dropped} notes after it dropped" if dropped else
                         "notes held past it end there"))
 
