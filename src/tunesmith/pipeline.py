@@ -29,6 +29,10 @@ from .sample.sampler import Draft
 from .score import Score
 
 
+PROMPT_IN_MEMORY = "<Score>"
+"""What a draft's request records as its prompt when the prompt was a Score in memory."""
+
+
 @dataclass
 class LoadedModel:
     """A model ready to draft: weights, tokenizer, what drafts record about it, and the
@@ -212,11 +216,13 @@ def generate(request: GenerationRequest | None = None, *, model: LoadedModel | s
         request = GenerationRequest(**fields)
     elif fields:
         raise RequestError("give a GenerationRequest or its fields, not both")
+    from dataclasses import replace
+
     given = prompt if isinstance(prompt, Score) else None
     if prompt is not None and given is None:
-        from dataclasses import replace
-
         request = replace(request, prompt=os.fspath(prompt))
+    elif given is not None and not request.prompt:  # infilling needs to know there is one
+        request = replace(request, prompt=PROMPT_IN_MEMORY)
     checked = check(request, formats, prompt=given)
     if out is not None and not overwrite:
         check_outputs(checked, out)
