@@ -204,3 +204,17 @@ def test_chords_from_a_file_its_symbols_else_recognised(tmp_path):
     assert got[:2] == [[(Fraction(0), symbols[0]), (Fraction(1, 2), symbols[1])], [(Fraction(0), symbols[2])]]
     got = resolve(GenerationRequest(chords_from=str(tmp_path / "bare.mid"))).harmony.bars
     assert [[c.symbol() for _, c in bar] for bar in got[:2]] == [["C"], ["Am"]]
+
+
+def test_a_new_draft_in_a_key_ends_on_the_tonic_chord(shipped, tmp_path):
+    """By default (a key, no progression) the last bar is the tonic: its downbeat and every
+    note from its middle on are tones of the tonic triad (D F# A in D major)."""
+    model, tok = shipped
+    drafts = generate(model, tok, GenerationRequest(bars=4, key="D major", programs=["piano"], num_samples=2, seed=6))
+    for score in _read_back(drafts, tmp_path, "tonic"):
+        bar = 4 * score.ticks_per_quarter
+        last = 3 * bar  # bar 4 of 4/4 (new drafts start on the downbeat)
+        notes = score.tracks[0].notes
+        final = notes[(notes["onset"] == last) | (notes["onset"] >= last + bar // 2)]
+        assert len(notes[notes["onset"] >= last]) > 0
+        assert set((final["pitch"] % 12).tolist()) <= {2, 6, 9}

@@ -15,6 +15,7 @@ The chords of the bars a draft writes (`timeline.region_chords`) become tables o
   one, and the bar does not end before it).
 - `CompRule` (soft, track infilling): a piano or guitar accompaniment strikes at least
   3 notes where a chord starts, each onset within a 10th (16 semitones).
+- `EndRule` (soft, ``end_on_tonic``): the last bar holds a note.
 - `ClashRule` (soft, track infilling): a note of the new part forms no minor 2nd (or
   9th), tritone or major 7th with a note of the prompt sounding at its onset; a bass,
   piano or guitar part stays below the lowest prompt note sounding there.
@@ -287,6 +288,23 @@ class ClashRule(Rule):
         mask[:, self.span] &= ~(avoid & writing[:, None])
 
 
+class EndRule(Rule):
+    """Under ``end_on_tonic`` the last bar holds a note (soft): the piece does not end on a
+    bar of silence after a note of the bar before, which no tonic mask reaches."""
+
+    soft = True
+
+    def __init__(self, context: RuleContext):
+        self.last = np.asarray(context.target_bars, dtype=np.int64)
+        vocab = context.tokenizer.vocab
+        self.ends = [vocab.id(T.EOS), vocab.id(T.FILL_END)]
+
+    def apply(self, state, mask) -> None:
+        empty = (state.bars_written >= self.last) & (state.notes_in_bar == 0)
+        for end in self.ends:
+            mask[:, end] &= ~empty
+
+
 def clash_table(prompt, first: int, units, skip_program: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(bars, POSITIONS, 12): pitch classes dissonant (`DISSONANT`) with a prompt note
     sounding at each grid position (started at or before it, ending after it), and
@@ -361,4 +379,10 @@ def build_clash(context: RuleContext):
     return ClashRule(*clash_table(prompt, 0, units, context.resolved.infill_program), context)
 
 
-RULE_BUILDERS.extend([build_chords, build_bass, build_comp, build_clash])
+def build_end(context: RuleContext):
+    harmony = getattr(context.resolved, "harmony", None)
+    ending = harmony is not None and harmony.tonic is not None and context.mode in ("new", "continue")
+    return EndRule(context) if ending and context.resolved.request.bars is not None else None
+
+
+RULE_BUILDERS.extend([build_chords, build_bass, build_comp, build_clash, build_end])
