@@ -210,7 +210,8 @@ def test_a_new_draft_in_a_key_ends_on_the_tonic_chord(shipped, tmp_path):
     """By default (a key, no progression) the last bar is the tonic: its downbeat and every
     note from its middle on are tones of the tonic triad (D F# A in D major)."""
     model, tok = shipped
-    drafts = generate(model, tok, GenerationRequest(bars=4, key="D major", programs=["piano"], num_samples=2, seed=6))
+    drafts = generate(model, tok, GenerationRequest(bars=4, key="D major", time_signature="4/4", programs=["piano"],
+                                                    num_samples=2, seed=6))
     for score in _read_back(drafts, tmp_path, "tonic"):
         bar = 4 * score.ticks_per_quarter
         last = 3 * bar  # bar 4 of 4/4 (new drafts start on the downbeat)
