@@ -6,7 +6,8 @@
 - `VoicesRule` (required): a bowed string (violin to contrabass, GM 40-43) sounds at most
   two notes at once, a wind (GM 56-79) or a voice (52-54) one (`gm.voices_at_once`): a
   note may start on such a part only where fewer are still sounding on it, and an
-  onset may be placed only where some part can still start a note.
+  onset may be placed only where some part can still start a note; when every part
+  must play in every bar, such a part's notes end by the barline.
 - `KitRule` (required, unless ``--drum-kit all``): a drum part plays General MIDI kit
   pieces only (`gm.KIT_PIECES`: kicks, snares, side stick, clap, hats, toms, cymbals).
 
@@ -74,6 +75,7 @@ class VoicesRule(Rule):
         self.slots = np.arange(tracks)
         self.pitch_span, self.track_span = vocab.span(T.PITCH), vocab.span(T.TRACK)
         self.position_span = vocab.span(T.POSITION)
+        self.duration_span = vocab.span(T.DURATION)
         self.fill_only = context.mode == "infill_track"
 
     def _free_from(self, state, xp):
@@ -98,6 +100,10 @@ class VoicesRule(Rule):
         soonest = xp.min(free, axis=1) - state.bar_start            # grid units into the bar
         generating = state.bars_written >= 1
         mask[:, self.position_span] &= ~generating[:, None] | (self.positions[None, :] >= soonest[:, None])
+        if state.every_part_every_bar:  # a held note would keep the part out of the next bar
+            limited = self.limit[_slot_programs(state, xp)] < 128
+            left = g.bar_units - xp.where(g.position < 0, 0, g.position)
+            mask[:, self.duration_span] &= ~limited[:, None] | (self.durations[None, :] <= left[:, None])
 
     def advance(self, state, kind, value) -> None:
         xp, g = state.xp, state.grammar
