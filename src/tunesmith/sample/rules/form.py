@@ -149,7 +149,8 @@ class PhraseEnds(Rule):
         """Rows whose current bar ends a phrase and has not breathed yet."""
         bar = state.bars_written
         end = (((bar + self.before) % self.every) == 0) | (bar == self.last)
-        return end & (bar >= 1) & ~self.breathed
+        roomy = state.grammar.bar_units >= self.long + self.rest  # a 1/16 bar has no room to breathe
+        return end & (bar >= 1) & ~self.breathed & roomy
 
     def apply(self, state, mask):
         g, vocab, xp = state.grammar, state.vocab, state.xp
