@@ -53,7 +53,7 @@ class ConstrainedState:
 
     FIELDS = ("bars_written", "bar_start", "first_bar_seen", "programs", "note_ends", "ring_next",
               "notes_in_bar", "notes_written", "part_notes_in_bar", "last_pitch_out_of_scale",
-              "fill_origin", "pitch_floor", "last_pitch", "pitch_repeats")
+              "fill_origin", "pitch_floor", "part_floor", "last_pitch", "pitch_repeats")
     """The arrays that change as tokens are consumed (besides the grammar's)."""
 
     def __init__(self, tokenizer: Tokenizer, resolved: ResolvedRequest, batch_size: int,
@@ -83,6 +83,7 @@ class ConstrainedState:
         self.last_pitch_out_of_scale = np.zeros(batch_size, dtype=bool)
         self.fill_origin = np.zeros(batch_size, dtype=np.int64)  # where infilled bars start
         self.pitch_floor = np.full(batch_size, -1, dtype=np.int64)  # last pitch at this onset and part
+        self.part_floor = np.full((batch_size, self.vocab.config.max_tracks), -1, dtype=np.int64)  # per part
         self.last_pitch = np.full(batch_size, -1, dtype=np.int64)   # of the piece, any part
         self.pitch_repeats = np.zeros(batch_size, dtype=np.int64)   # notes in a row on it
         self._static = self._static_masks()
@@ -190,10 +191,11 @@ class ConstrainedState:
             self._downbeat_mask(mask)
         self._pitch_mask(mask, drum)
         self._duration_mask(mask, drum)
+        structural = xp.asarray(mask, copy=True)  # bars, key, scale, range, one strike a pitch
         for rule in self.rules:
             if not rule.soft:
                 rule.apply(self, mask)
-        required = mask  # structure, bars, key, scale, range, lyrics: never given up
+        required = mask  # and the request's rules (lyrics, chords, idioms): given up last
         limited = xp.asarray(required, copy=True)
         if r.request.max_polyphony is not None:
             self._polyphony_mask(limited)
@@ -215,9 +217,10 @@ class ConstrainedState:
                 rule.apply(self, mask)
         # never a dead end: where the limits leave nothing, give up the soft rules first
         # (preferences: phrase ends, comping), then the density and the budget, then the
-        # polyphony limit (and, where even what is required is empty, which no test has
-        # seen, keep the grammar alone)
-        for fallback in (planned, limited, required, grammar_mask):
+        # polyphony limit, then the request's rules (a register or a chord that leaves a
+        # part no higher pitch at its onset), and only where even the structure is empty
+        # keep the grammar alone
+        for fallback in (planned, limited, required, structural, grammar_mask):
             mask = xp.where(xp.any(mask, axis=1)[:, None], mask, fallback)
         return mask
 
@@ -465,8 +468,16 @@ class ConstrainedState:
             self.bars_written = self.bars_written + (bar & in_region)
         self.notes_in_bar = xp.where(bar, 0, self.notes_in_bar)
         pitch = kind == T_INT.PITCH
+        # pitches rise within one onset of one part, also when a part is left and taken
+        # up again at the same onset, so no pitch is struck twice at once
+        onset_over = (kind == T_INT.POSITION) | bar
+        current_part = g.tables.track_values[None, :] == g.slot[:, None]
+        self.part_floor = xp.where(pitch[:, None] & current_part, value[:, None], self.part_floor)
+        self.part_floor = xp.where(onset_over[:, None], -1, self.part_floor)
+        entered = self.part_floor[g.rows, _clamp(xp, value, 0, self.part_floor.shape[1] - 1)]
         self.pitch_floor = xp.where(pitch, value, self.pitch_floor)
-        self.pitch_floor = xp.where((kind == T_INT.POSITION) | (kind == T_INT.TRACK) | bar, -1, self.pitch_floor)
+        self.pitch_floor = xp.where(onset_over, -1, self.pitch_floor)
+        self.pitch_floor = xp.where(kind == T_INT.TRACK, entered, self.pitch_floor)
         out_of_scale = ~self._static["in_scale_table"][xp.where(pitch, value, 0)]
         self.last_pitch_out_of_scale = xp.where(pitch, out_of_scale, self.last_pitch_out_of_scale)
         self.notes_in_bar = self.notes_in_bar + pitch

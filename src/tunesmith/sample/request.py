@@ -292,31 +292,6 @@ def resolve(request: GenerationRequest) -> ResolvedRequest:
                            syllables, harmony)
 
 
-MAX_RHYTHM_NOTES = 240
-"""Most notes a forced rhythm may hold (each note takes three or four of the model's
-1024 tokens)."""
-
-
-def _check_rhythm(r: GenerationRequest) -> None:
-    """One-line errors for a forced rhythm: notes in time order, not overlapping (one
-    voice), durations of 1-384 grid units, all inside ``bars`` of the meter."""
-    if r.rhythm is None:
-        return
-    notes = [tuple(note) for note in r.rhythm]
-    if not notes or len(notes) > MAX_RHYTHM_NOTES:
-        raise RequestError(f"a rhythm holds 1 to {MAX_RHYTHM_NOTES} notes, not {len(notes)}")
-    if any(len(n) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in n) for n in notes):
-        raise RequestError("a rhythm is a list of [onset, duration] whole grid units")
-    for (onset, duration), nxt in zip(notes, notes[1:] + [None]):
-        if onset < 0 or not 1 <= duration <= 384:
-            raise RequestError(f"rhythm note at {onset}: onsets from 0, durations 1-384 grid units")
-        if nxt is not None and onset + duration > nxt[0]:
-            raise RequestError(f"rhythm notes at {onset} and {nxt[0]} overlap or are out of order")
-    if r.prompt or r.lyrics or r.infill_bars or r.infill_program or r.bars is None or not r.time_signature:
-        raise RequestError("a forced rhythm is for a new melody: give bars and a time signature, "
-                           "no prompt and no lyrics")
-
-
 SEED_LIMIT = 2**63 - 2**32
 """Seeds run from 0 while ``seed + num_samples`` stays at most this: the sampler's
 seeds are 64-bit, with room above for the seeds of a long piece's later windows."""
@@ -421,21 +396,6 @@ def _check_rhythm(r: GenerationRequest) -> None:
     if r.prompt or r.lyrics or r.infill_bars or r.infill_program or r.bars is None or not r.time_signature:
         raise RequestError("a forced rhythm is for a new melody: give bars and a time signature, "
                            "no prompt and no lyrics")
-
-
-def _check_form(r: GenerationRequest) -> None:
-    """One-line errors for the form fields (`sample.form` parses ``form`` itself)."""
-    limit = r.max_repeated_bars
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise RequestError(f"max repeated bars must be a whole number of at least 0 (or None), not {limit!r}")
-    if isinstance(r.phrase_bars, bool) or not isinstance(r.phrase_bars, int) or not 0 <= r.phrase_bars <= 64:
-        raise RequestError(f"phrase bars must be 0 (off) to 64, not {r.phrase_bars!r}")
-    if r.vary and not r.form:
-        raise RequestError("--vary re-drafts a form's repeated sections: give --form too")
-    if r.form is not None:
-        from .form_spec import parse_form
-
-        parse_form(r.form, r.bars)
 
 
 MAX_SYLLABLES = 200

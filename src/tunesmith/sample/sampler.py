@@ -24,7 +24,7 @@ from .merge import merge_draft
 from .plans import Plan, bar_window, make_plan, prompt_ids, track_infill_plan, track_windows
 from .processors import choose, processors_for
 from .ranking import rank
-from .rules.timeline import draft_chords
+from .rules.timeline import draft_chords, window_fields
 from .request import GenerationRequest, ResolvedRequest, resolve
 
 MAX_BATCH = 64
@@ -114,7 +114,7 @@ def _generate_in_windows(model, tok: Tokenizer, request: GenerationRequest, prom
     under the same request. The piece's bars, its parts and every constraint are those of
     one pass; the log-likelihood is over all the tokens written."""
     window = min(WINDOW_BARS, request.bars)
-    first = replace(request, bars=window, keep=None)
+    first = replace(request, bars=window, keep=None, **window_fields(request, 0, window))
     drafts = generate(model, tok, first, prompt=prompt, compile=compile)
     finished = []
     for draft in drafts:
@@ -123,9 +123,10 @@ def _generate_in_windows(model, tok: Tokenizer, request: GenerationRequest, prom
         new_from = min((int(t.notes["onset"].min()) for t in draft.generated.tracks if len(t.notes)),
                        default=0)
         for part, written in enumerate(range(window, request.bars, WINDOW_BARS), start=1):
-            more = replace(request, bars=min(WINDOW_BARS, request.bars - written), num_samples=1,
-                           keep=None, prompt=request.prompt or "draft",
-                           seed=draft.seed + part * WINDOW_SEED_STRIDE)
+            bars = min(WINDOW_BARS, request.bars - written)
+            more = replace(request, bars=bars, num_samples=1, keep=None, prompt=request.prompt or "draft",
+                           seed=draft.seed + part * WINDOW_SEED_STRIDE,
+                           **window_fields(request, written, bars))  # the progression goes on
             following = generate(model, tok, more, prompt=score, compile=compile)[0]
             score, ids = following.score, following.ids
             log_likelihood += following.mean_log_likelihood * following.tokens_generated
