@@ -85,7 +85,7 @@ FIELDS: list[Field] = [
     Field("seed", "Seed", "int", "", "draft i uses seed SEED+i", group="sampling",
           placeholder="random"),
     Field("temperature", "Temperature", "float", 1.0, "", group="sampling"),
-    Field("top_p", "Top-p", "float", 0.95, "nucleus mass; 1 = off", group="sampling"),
+    Field("top_p", "Top-p", "float", GenerationRequest.top_p, "nucleus mass; 1 = off", group="sampling"),
     Field("top_k", "Top-k", "int", 0, "0 = off", group="sampling"),
     Field("min_p", "Min-p", "float", 0.0, "0 = off", group="sampling"),
     Field("repetition_penalty", "Repetition penalty", "float", 1.0, "on recent pitches; 1 = off",
