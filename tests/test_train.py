@@ -165,8 +165,9 @@ def test_ctrl_c_checkpoints_stops_and_says_how_to_resume(prepared_corpus, tmp_pa
                              str(prepared_corpus), "--config", str(config), "--out", str(run_dir),
                              "--no-progress"], stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
     deadline = time.monotonic() + 60
-    while not (run_dir / "log.jsonl").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    log = run_dir / "log.jsonl"
+    while time.monotonic() < deadline and not (log.exists() and '"loss"' in log.read_text()):
+        time.sleep(0.01)  # a step is done (on a busy machine the log opens well before it)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
