@@ -1,6 +1,8 @@
 """Syllables and stress from linguistic data, song text, and the rhythm plan (no model)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -64,22 +66,8 @@ def test_an_unknown_language_is_a_one_line_error():
         syllabify("hello", "xx")
 
 
-WORDS = """[Verse]
-Morning comes across the water
-Light is on the open sea
-
-[Chorus]
-Sing it out and sing it loud_ _
-Carry me home
-
-[Verse]
-Evening falls upon the harbour
-Night is in the silver sea
-
-[Chorus]
-Sing it out and sing it loud_ _
-Carry me home
-"""
+WORDS = (Path(__file__).parents[1] / "docs" / "harbour.txt").read_text(encoding="utf-8")
+"""The README's worked song: a verse and a chorus, twice."""
 
 
 def test_song_text_names_sections_and_gives_repeats_their_tune():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,22 +16,8 @@ from tunesmith.lyrics.song import SongSettings, check_settings, draft_songs, mel
 from tunesmith.lyrics.text import parse_words
 from tunesmith.score import lyrics_text
 
-ENGLISH = """[Verse]
-Morning comes across the water
-Light is on the open sea
-
-[Chorus]
-Sing it out and sing it loud_ _
-Carry me home
-
-[Verse]
-Evening falls upon the harbour
-Night is in the silver sea
-
-[Chorus]
-Sing it out and sing it loud_ _
-Carry me home
-"""
+ENGLISH = (Path(__file__).parents[1] / "docs" / "harbour.txt").read_text(encoding="utf-8")
+"""The README's worked song: a verse and a chorus, twice."""
 
 GERMAN = """[Strophe]
 Der Mond ist aufgegangen
