@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from open_common import limited, open_corpus, report, run_prepare, stage, staging_folder
+from open_common import limited, open_corpus, report, run_prepare, stage, staging_folder, write_staged
 
 ROLAND_TO_GM = {22: 42, 26: 46, 58: 43, 52: 57, 55: 49}
 """TD-11 notes that General MIDI plays as another instrument -> the GM drum they are:
@@ -44,23 +44,18 @@ def gm_pitches(pitches: np.ndarray) -> np.ndarray:
 
 def stage_file(source: str, target: str) -> dict:
     """Read one performance, map its kit to GM drums and write it as ``target``."""
-    import tunesmith
-    from tunesmith.errors import TunesmithError
+    return write_staged(Path(target), lambda: _performance(source))
 
-    target = Path(target)
-    if target.exists():
-        return {"path": target.name}
-    try:
-        score = tunesmith.read(source)
-        for track in score.tracks:
-            track.is_drum = True
-            track.name = track.name or "Drums"
-            track.notes["pitch"] = gm_pitches(track.notes["pitch"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tunesmith.write(score, target)  # atomic
-    except (TunesmithError, OSError, ValueError) as exc:
-        return {"path": target.name, "skipped": " ".join(str(exc).split())[:200]}
-    return {"path": target.name}
+
+def _performance(source: str):
+    import tunesmith
+
+    score = tunesmith.read(source)
+    for track in score.tracks:
+        track.is_drum = True
+        track.name = track.name or "Drums"
+        track.notes["pitch"] = gm_pitches(track.notes["pitch"])
+    return score
 
 
 def main(argv=None) -> int:

@@ -43,6 +43,24 @@ def stage(tasks: list[tuple], convert, workers: int) -> list[dict]:
         return list(pool.map(convert, *zip(*tasks), chunksize=4)) if tasks else []
 
 
+def write_staged(target: Path, build) -> dict:
+    """Write the Score ``build()`` makes as ``target`` (atomically) unless it is there
+    already; a source that cannot be read or converted gives ``{"path", "skipped": reason}``
+    instead, so one bad file never stops a recipe."""
+    import tunesmith
+    from tunesmith.errors import TunesmithError
+
+    if target.exists():
+        return {"path": target.name}
+    try:
+        score = build()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tunesmith.write(score, target)
+    except (TunesmithError, OSError, ValueError) as exc:
+        return {"path": target.name, "skipped": " ".join(str(exc).split())[:200]}
+    return {"path": target.name}
+
+
 def tokenizer(chords: bool):
     """The tokenizer of a build: the default one, or with chord controls (v2 models)."""
     from tunesmith.tokenizer import Tokenizer, TokenizerConfig

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from open_common import limited, open_corpus, report, run_prepare, stage, staging_folder
+from open_common import limited, open_corpus, report, run_prepare, stage, staging_folder, write_staged
 
 PROGRAMS = {"MELODY": 52, "BRIDGE": 0, "PIANO": 0}
 """GM program per POP909 track name."""
@@ -70,36 +70,31 @@ def key_rows(score, keys_path: Path) -> list[tuple[int, int, int]]:
 
 def stage_song(folder: str, target: str) -> dict:
     """Read one song folder, apply its labels and write it as ``target`` (a .mid)."""
+    return write_staged(Path(target), lambda: _labelled_song(Path(folder)))
+
+
+def _labelled_song(folder: Path):
     import tunesmith
-    from tunesmith.errors import TunesmithError
     from tunesmith.harmony.pop909 import add_chords
     from tunesmith.score import KEY_DTYPE, TIME_SIGNATURE_DTYPE
 
-    folder, target = Path(folder), Path(target)
-    if target.exists():
-        return {"path": target.name}
-    try:
-        score = tunesmith.read(folder / f"{folder.name}.mid")
+    score = tunesmith.read(folder / f"{folder.name}.mid")
+    for track in score.tracks:
+        track.program = PROGRAMS.get(track.name.strip().upper(), track.program)
+    add_chords(score, folder / "chord_midi.txt")
+    keys = key_rows(score, folder / "key_audio.txt")
+    numerator, shift = meter_and_shift(score, folder / "beat_midi.txt")
+    if shift:
         for track in score.tracks:
-            track.program = PROGRAMS.get(track.name.strip().upper(), track.program)
-        add_chords(score, folder / "chord_midi.txt")
-        keys = key_rows(score, folder / "key_audio.txt")
-        numerator, shift = meter_and_shift(score, folder / "beat_midi.txt")
-        if shift:
-            for track in score.tracks:
-                track.notes["onset"] += shift
-                for lyric in track.lyrics:
-                    lyric.tick += shift
-            score.chords["tick"] += shift
-            score.tempos["tick"][1:] += shift
-            keys = [(t + shift if t else 0, tonic, mode) for t, tonic, mode in keys]
-        score.time_signatures = np.array([(0, numerator, 4)], dtype=TIME_SIGNATURE_DTYPE)
-        score.key_signatures = np.array(keys, dtype=KEY_DTYPE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tunesmith.write(score, target)  # atomic
-    except (TunesmithError, OSError, ValueError) as exc:
-        return {"path": target.name, "skipped": " ".join(str(exc).split())[:200]}
-    return {"path": target.name}
+            track.notes["onset"] += shift
+            for lyric in track.lyrics:
+                lyric.tick += shift
+        score.chords["tick"] += shift
+        score.tempos["tick"][1:] += shift
+        keys = [(t + shift if t else 0, tonic, mode) for t, tonic, mode in keys]
+    score.time_signatures = np.array([(0, numerator, 4)], dtype=TIME_SIGNATURE_DTYPE)
+    score.key_signatures = np.array(keys, dtype=KEY_DTYPE)
+    return score
 
 
 def main(argv=None) -> int:
